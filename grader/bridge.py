@@ -1,0 +1,318 @@
+"""The harness side of the trust boundary: proxies that look like the student's module.
+
+``StudentModules`` is what tests receive as the ``student`` fixture. Attribute access returns a
+``Remote`` that, when called, sends one request to the worker and returns the decoded reply;
+classes come back as ``RemoteObject`` handles with method calls and attribute get/set. Every
+reply is read with a deadline and decoded by ``protocol.decode_body`` (no pickle, allow-listed
+dtypes, caps). When a call times out or the worker dies, the worker and everything it started
+are killed and the next call starts a fresh one (the student's files are imported again).
+"""
+from __future__ import annotations
+
+import os
+import select
+import struct
+import time
+from dataclasses import dataclass
+
+from grader import protocol
+from grader.protocol import Callback, Handle, ProtocolError
+
+
+class StudentFailure(Exception):
+    """Base of the ways a call into student code can fail; ``kind`` names the failure kind."""
+
+    kind = "error"
+
+
+class StudentError(StudentFailure):
+    """Student code raised an exception (or returned something that cannot cross)."""
+
+    def __init__(self, type_name: str, message: str, traceback: str = "", *, memory=False):
+        self.type_name, self.message, self.student_traceback = type_name, message, traceback
+        self.kind = "memory" if memory else "error"
+        text = f"{type_name}: {message}" if message else type_name
+        if traceback:
+            text += "\nIn your code:\n" + traceback.rstrip()
+        super().__init__(text)
+
+
+class WorkerTimeout(StudentFailure):
+    kind = "timeout"
+
+
+class WorkerCrashed(StudentFailure):
+    kind = "crash"
+
+
+class BadReply(StudentFailure):
+    """The worker sent something that breaks the protocol (forged or corrupted frames)."""
+
+    kind = "error"
+
+
+@dataclass
+class Call:
+    """A call's result together with the worker's copies of its arguments after the call."""
+
+    result: object
+    args: tuple
+    kwargs: dict
+
+
+def _read_frame(worker, deadline: float) -> bytes:
+    """Read one frame body from the worker before ``deadline`` (monotonic), or raise.
+    Drains the worker's output meanwhile, so that printing never blocks it."""
+    fd, out = worker.from_worker, worker.output
+
+    def read(n: int) -> bytes:
+        chunks = []
+        while n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            ready = select.select([fd] + ([out.fd] if out.fd >= 0 else []), [], [], remaining)[0]
+            if out.fd in ready:
+                out.drain()
+            if fd not in ready:
+                continue
+            chunk = os.read(fd, min(n, 1 << 20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    (length,) = struct.unpack("<I", read(4))
+    if length > protocol.MAX_FRAME_BYTES:
+        raise ProtocolError(f"a reply of {length} bytes exceeds the frame cap")
+    return read(length)
+
+
+class WorkerSession:
+    """Owns the current worker for one submission; restarts it after a timeout or crash."""
+
+    def __init__(self, sandbox, modules: list[str], *, call_timeout: float = 10.0,
+                 load_timeout: float = 30.0):
+        self.sandbox, self.modules = sandbox, modules
+        self.call_timeout, self.load_timeout = call_timeout, load_timeout
+        self.worker = None
+        self._starting = None  # a worker started ahead of time, not yet loaded
+        self._callbacks: dict[int, object] = {}
+        self.generation = 0  # bumped on every restart; stale handles are refused
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def prestart(self) -> None:
+        """Start the interpreter early (imports numpy) without running any student code."""
+        if self.worker is None and self._starting is None:
+            self._starting = self.sandbox.start()
+
+    def _ensure(self):
+        if self.worker is not None:
+            return self.worker
+        worker = self._starting or self.sandbox.start()
+        self._starting = None
+        self.worker = worker
+        self.generation += 1
+        self._request({"op": "load", "dir": worker.student_dir, "modules": self.modules},
+                      timeout=self.load_timeout)
+        return worker
+
+    def discard(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+            self.worker = None
+
+    def close(self) -> None:
+        self.discard()
+        if self._starting is not None:
+            self._starting.kill()
+            self._starting = None
+
+    def take_output(self) -> str:
+        return self.worker.output.take() if self.worker is not None else ""
+
+    # -- requests -------------------------------------------------------------------------------
+    def _encode_arg(self, obj):
+        if isinstance(obj, RemoteObject):
+            if obj._generation != self.generation:
+                raise StudentError("StaleObject", "this object belonged to a worker that was "
+                                   "restarted after an earlier failure")
+            return Handle(obj._handle.id, obj._handle.type_name)
+        if callable(obj):
+            cid = len(self._callbacks) + 1
+            self._callbacks[cid] = obj
+            return Callback(cid, getattr(obj, "__name__", "f"))
+        return None
+
+    def _request(self, message: dict, *, timeout: float | None = None):
+        worker = self.worker
+        deadline = time.monotonic() + (timeout or self.call_timeout)
+        try:
+            protocol.write_frame(worker.to_worker, protocol.encode(message,
+                                                                   on_object=self._encode_arg))
+            while True:
+                reply = protocol.decode_body(_read_frame(worker, deadline))
+                if not isinstance(reply, dict):
+                    raise ProtocolError("the reply is not a message")
+                if "callback" in reply:
+                    self._answer_callback(worker, reply)
+                    continue
+                break
+        except TimeoutError:
+            self._fail()
+            raise WorkerTimeout(f"no answer within {timeout or self.call_timeout:g} s "
+                                "(an infinite loop, or far too slow?)") from None
+        except (EOFError, BrokenPipeError):
+            how = self._fail()
+            raise WorkerCrashed(f"your code ended the worker process ({how})") from None
+        except ProtocolError as e:
+            self._fail()
+            raise BadReply(f"the worker sent a malformed reply: {e}") from None
+        finally:
+            self._callbacks.clear()
+        if "error" in reply:
+            err = reply["error"]
+            if not isinstance(err, dict):
+                raise BadReply("the worker sent a malformed error")
+            raise StudentError(str(err.get("type", "Error"))[:100],
+                               str(err.get("message", ""))[:2000],
+                               str(err.get("traceback", ""))[:4000],
+                               memory=bool(err.get("memory")))
+        if "ok" not in reply:
+            raise BadReply("the worker sent a reply without a result")
+        return reply
+
+    def _answer_callback(self, worker, reply):
+        fn = self._callbacks.get(reply.get("callback"))
+        args, kwargs = reply.get("args", []), reply.get("kwargs", {})
+        if fn is None or not isinstance(args, list) or not isinstance(kwargs, dict):
+            answer = {"error": "unknown callback"}
+        else:
+            try:
+                answer = {"ok": fn(*[self._wrap(a) for a in args],
+                                   **{k: self._wrap(v) for k, v in kwargs.items()})}
+            except Exception as e:  # the trusted function rejected the student's input
+                answer = {"error": f"{type(e).__name__}: {e}"}
+        protocol.write_frame(worker.to_worker, protocol.encode(answer))
+
+    def _fail(self) -> str:
+        worker, self.worker = self.worker, None
+        worker.kill()
+        return worker.exit_description()
+
+    def _wrap(self, value):
+        """Turn handles in a decoded reply into RemoteObjects."""
+        if isinstance(value, Handle):
+            return RemoteObject(self, value)
+        if isinstance(value, list):
+            return [self._wrap(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self._wrap(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self._wrap(v) for k, v in value.items()}
+        return value
+
+    def call(self, target, args, kwargs, *, return_args=False, timeout=None):
+        self._ensure()
+        reply = self._request({"op": "call", "target": target, "args": list(args),
+                               "kwargs": dict(kwargs), "return_args": return_args},
+                              timeout=timeout)
+        if return_args:
+            return Call(self._wrap(reply["ok"]), tuple(self._wrap(reply.get("args", []))),
+                        self._wrap(reply.get("kwargs", {})))
+        return self._wrap(reply["ok"])
+
+    def getattr(self, target, name):
+        self._ensure()
+        return self._wrap(self._request({"op": "getattr", "target": target, "name": name})["ok"])
+
+    def setattr(self, target, name, value):
+        self._ensure()
+        self._request({"op": "setattr", "target": target, "name": name, "value": value})
+
+
+class Remote:
+    """A function or class of the student's modules; calling it runs it in the worker."""
+
+    def __init__(self, session: WorkerSession, module: str | None, name: str):
+        self._session, self._target, self.__name__ = session, [module, name], name
+
+    def __call__(self, *args, **kwargs):
+        return self._session.call(self._target, args, kwargs)
+
+    def inspect(self, *args, **kwargs) -> Call:
+        """Call, and also return the worker's copies of the arguments after the call."""
+        return self._session.call(self._target, args, kwargs, return_args=True)
+
+    def __repr__(self):
+        return f"<student's {self.__name__}>"
+
+
+class RemoteMethod:
+    def __init__(self, obj: "RemoteObject", name: str):
+        self._obj, self.__name__ = obj, name
+
+    def _target(self):
+        obj = self._obj
+        if obj._generation != obj._session.generation:
+            raise StudentError("StaleObject", "this object belonged to a worker that was "
+                               "restarted after an earlier failure")
+        return obj._handle.id
+
+    def __call__(self, *args, **kwargs):
+        return self._obj._session.call([self._target(), self.__name__], args, kwargs)
+
+    def inspect(self, *args, **kwargs) -> Call:
+        return self._obj._session.call([self._target(), self.__name__], args, kwargs,
+                                       return_args=True)
+
+
+class RemoteObject:
+    """A handle to an object living in the worker (an instance of a student's class)."""
+
+    def __init__(self, session: WorkerSession, handle: Handle):
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_handle", handle)
+        object.__setattr__(self, "_generation", session.generation)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name in self._handle.methods:
+            return RemoteMethod(self, name)
+        return self._session.getattr(self._handle.id, name)
+
+    def __setattr__(self, name, value):
+        self._session.setattr(self._handle.id, name, value)
+
+    def __call__(self, *args, **kwargs):
+        return RemoteMethod(self, "__call__")(*args, **kwargs)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return RemoteMethod(self, "__next__")()
+        except StudentError as e:
+            if e.type_name == "StopIteration":
+                raise StopIteration from None
+            raise
+
+    def __repr__(self):
+        return repr(self._handle)
+
+
+class StudentModules:
+    """The ``student`` fixture: ``student.name`` or ``student.module.name``."""
+
+    def __init__(self, session: WorkerSession, modules: list[str], module: str | None = None):
+        self._session, self._modules, self._module = session, modules, module
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if self._module is None and name in self._modules:
+            return StudentModules(self._session, self._modules, name)
+        return Remote(self._session, self._module, name)

@@ -1,0 +1,308 @@
+"""The local sandbox: starts the untrusted worker and kills it, whole, when asked.
+
+Two modes, chosen automatically:
+
+``jail`` (the grader runs as root, the usual case in CI and in the Docker image's harness):
+    ``unshare`` gives the worker new mount, PID, network (no interfaces), IPC and UTS namespaces;
+    ``grader.jail`` then builds a minimal root (read-only system and Python directories, the
+    private working copy, a small /tmp), drops to an unprivileged uid of its own, sets
+    no-new-privs and exec's the worker. The worker is PID 1 of its namespace, so killing it kills
+    every process it started, ``setsid`` daemons included. Hidden tests, reference solutions,
+    other submissions and the harness's files are not in its file system at all.
+``plain`` (not root): a subprocess in a new session with a clean environment, ``python -I``,
+    rlimits and a private working copy. The harness is a child subreaper, so orphans of the
+    worker (double forks, ``setsid``) come back to it and are killed. It runs with the grader's
+    own uid, so it could read any file that uid can read and reach the network: see
+    docs/architecture.md.
+
+Both: rlimits on address space, CPU seconds, file size, open files and processes; one BLAS
+thread; stdout and stderr go to a pipe the harness drains with a byte cap.
+"""
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+UID_BASE = 61000  # jail mode: worker uids UID_BASE .. UID_BASE + UID_SLOTS - 1
+UID_SLOTS = 256
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    memory_mb: int = 1024
+    cpu_seconds: int = 600
+    file_mb: int = 64
+    open_files: int = 256
+    processes: int = 64
+    tmp_mb: int = 64
+
+
+def clean_environment() -> dict[str, str]:
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
+           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+    # Some CPUs here need these for OpenBLAS to compute correctly; pass them through.
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NUMBA_ENABLE_CUDASIM"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+def set_limits(limits: WorkerLimits, *, processes: int | None = None) -> None:
+    """Apply rlimits to the current process (called in the child before exec)."""
+    mb = 1024 * 1024
+    for res, value in ((resource.RLIMIT_AS, limits.memory_mb * mb),
+                       (resource.RLIMIT_CPU, limits.cpu_seconds),
+                       (resource.RLIMIT_FSIZE, limits.file_mb * mb),
+                       (resource.RLIMIT_NOFILE, limits.open_files),
+                       (resource.RLIMIT_NPROC, processes or limits.processes),
+                       (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(res, (value, value))
+
+
+def jail_available() -> bool:
+    return os.geteuid() == 0 and shutil.which("unshare") is not None and \
+        os.environ.get("GRADER_SANDBOX_MODE", "") != "plain"
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants of this process are reparented to it, so they can be found."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except OSError:
+        pass
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+class UidLease:
+    """An exclusive worker uid for one job (several jobs may run side by side)."""
+
+    def __init__(self):
+        lock_dir = Path(tempfile.gettempdir()) / "grader-uids"
+        lock_dir.mkdir(mode=0o700, exist_ok=True)
+        start = os.getpid() % UID_SLOTS
+        for i in range(UID_SLOTS):
+            uid = UID_BASE + (start + i) % UID_SLOTS
+            fd = os.open(lock_dir / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self.uid, self._fd = uid, fd
+            return
+        raise RuntimeError("no free worker uid: too many jobs at once")
+
+    def release(self):
+        os.close(self._fd)
+
+
+def kill_uid(uid: int) -> None:
+    """Kill every process owned by ``uid`` (a forked helper takes that uid and signals -1)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            for _ in range(5):
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+class OutputCapture:
+    """The worker's stdout/stderr pipe, drained by the harness, keeping at most ``cap`` bytes.
+
+    The harness drains it while it waits for a reply (see ``bridge``) so a chatty submission
+    never blocks; the worker flushes before each reply, so a call's output is all here by then.
+    """
+
+    def __init__(self, fd: int, cap: int):
+        self.fd, self.cap, self._buf, self.dropped = fd, cap, bytearray(), 0
+        os.set_blocking(fd, False)
+
+    def drain(self) -> None:
+        while self.fd >= 0:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return
+            if not chunk:
+                os.close(self.fd)
+                self.fd = -1
+                return
+            room = max(self.cap - len(self._buf), 0)
+            self._buf += chunk[:room]
+            self.dropped += len(chunk) - len(chunk[:room])
+
+    def take(self) -> str:
+        """Return and clear what was captured since the last call."""
+        self.drain()
+        text = self._buf.decode("utf-8", "replace")
+        if self.dropped:
+            text += f"\n[... {self.dropped} more bytes of output not kept]"
+        self._buf, self.dropped = bytearray(), 0
+        return text
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class WorkerProcess:
+    """One running worker: its pipes, its output, and how to kill it and everything it started."""
+
+    def __init__(self, proc, to_worker, from_worker, output, *, student_dir, uid=None):
+        self.proc, self.to_worker, self.from_worker = proc, to_worker, from_worker
+        self.output, self.student_dir, self.uid = output, student_dir, uid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def exit_description(self) -> str:
+        code = self.proc.poll()
+        if code is None:
+            return "still running"
+        if code < 0 or code > 128:
+            sig = -code if code < 0 else code - 128
+            try:
+                return f"killed by {signal.Signals(sig).name}"
+            except ValueError:
+                return f"killed by signal {sig}"
+        return f"exited with status {code}"
+
+    def kill(self) -> None:
+        """Kill the worker and every process it started; safe to call twice."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.uid is not None:
+            kill_uid(self.uid)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        # Orphans reparented to us (we are a subreaper): kill until none is left.
+        for _ in range(50):
+            orphans = [p for p in _children_of(os.getpid()) if p != self.proc.pid]
+            if not orphans:
+                break
+            for p in orphans:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                    os.waitpid(p, 0)
+                except (ProcessLookupError, ChildProcessError):
+                    pass
+        self.output.drain()
+        self.output.close()
+        for fd in (self.to_worker, self.from_worker):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.to_worker = self.from_worker = -1
+
+
+class LocalSandbox:
+    """Starts workers for one submission's private working copy."""
+
+    def __init__(self, workdir: Path, limits: WorkerLimits = WorkerLimits(), *,
+                 output_cap: int = 64 * 1024, mode: str | None = None):
+        self.workdir, self.limits, self.output_cap = Path(workdir), limits, output_cap
+        self.mode = mode or ("jail" if jail_available() else "plain")
+        self._lease = UidLease() if self.mode == "jail" else None
+        if self.mode == "jail":
+            os.chown(self.workdir, self._lease.uid, self._lease.uid)
+            for root, dirs, files in os.walk(self.workdir):
+                for name in dirs + files:
+                    os.lchown(os.path.join(root, name), self._lease.uid, self._lease.uid)
+        else:
+            become_subreaper()
+
+    def start(self) -> WorkerProcess:
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        out_r, out_w = os.pipe()
+        boot = ("import sys; sys.path.insert(0, %r); from grader.worker import main; main()"
+                % (PACKAGE_PARENT if self.mode == "plain" else "/opt/grader"))
+        worker_argv = [sys.executable, "-I", "-c", boot, str(req_r), str(rep_w)]
+        if self.mode == "jail":
+            spec = {"workdir": str(self.workdir), "uid": self._lease.uid,
+                    "limits": self.limits.__dict__, "argv": worker_argv,
+                    "env": clean_environment(), "package": str(Path(PACKAGE_PARENT) / "grader"),
+                    "keep_fds": [req_r, rep_w]}
+            argv = ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork",
+                    "--kill-child", "--mount-proc", sys.executable, "-I", "-c",
+                    "import sys; sys.path.insert(0, %r); from grader.jail import main; main()"
+                    % PACKAGE_PARENT, json.dumps(spec)]
+            preexec = None
+        else:
+            argv = worker_argv
+            limits = self.limits
+
+            def preexec():
+                set_limits(limits, processes=_count_own_processes() + limits.processes)
+
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
+            pass_fds=(req_r, rep_w), cwd=self.workdir, env=clean_environment(),
+            start_new_session=True, preexec_fn=preexec)
+        for fd in (req_r, rep_w, out_w):
+            os.close(fd)
+        return WorkerProcess(proc, req_w, rep_r, OutputCapture(out_r, self.output_cap),
+                             student_dir="/submission" if self.mode == "jail" else str(self.workdir),
+                             uid=self._lease.uid if self._lease else None)
+
+    def close(self) -> None:
+        if self._lease:
+            kill_uid(self._lease.uid)
+            self._lease.release()
+            self._lease = None
+
+
+def _count_own_processes() -> int:
+    uid, count = os.getuid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += 1
+            except OSError:
+                pass
+    return count
+

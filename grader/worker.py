@@ -1,0 +1,211 @@
+"""The untrusted side: runs inside the sandbox, imports the student's files and serves calls.
+
+Everything here may be subverted by the student's code (it shares the process), so nothing here
+decides a score. The harness only ever sees what this process writes to its reply pipe, and
+treats it as hostile input (see ``protocol.decode_body``).
+
+Requests (one frame each) are dicts with an ``op``:
+  load      {"dir", "modules"}               import the student's files by path
+  call      {"target", "args", "kwargs", "return_args"}   call a function, class or method
+  getattr   {"target", "name"} / setattr {"target", "name", "value"}
+  release   {"ids"}                          forget handles
+Replies: {"ok": value} (plus "args"/"kwargs" when asked), {"error": {...}}, or, while student
+code runs, {"callback": id, "args", "kwargs"} requests that the harness answers with {"ok"} or
+{"error"}.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import traceback
+import types
+
+from grader import protocol
+
+_handles: dict[int, object] = {}
+_next_id = [1]
+_student_dir = ["/nonexistent"]
+_student_modules: dict[str, types.ModuleType] = {}
+
+
+class CallbackError(Exception):
+    """Raised inside student code when a grader-provided function rejected its arguments."""
+
+
+class _Callback:
+    """A harness-side function handed to student code; calling it asks the harness."""
+
+    def __init__(self, rfd, wfd, cid, name):
+        self._io, self._id, self.__name__ = (rfd, wfd), cid, name
+
+    def __call__(self, *args, **kwargs):
+        rfd, wfd = self._io
+        protocol.write_frame(wfd, protocol.encode(
+            {"callback": self._id, "args": list(args), "kwargs": kwargs}, on_object=_as_handle))
+        _flush_output()
+        reply = protocol.read_frame_blocking(rfd)
+        if "error" in reply:
+            raise CallbackError(reply["error"])
+        return reply["ok"]
+
+    def __repr__(self):
+        return f"<function {self.__name__} provided by the grader>"
+
+
+def _is_student_object(obj) -> bool:
+    module = getattr(type(obj), "__module__", None)
+    return module in _student_modules
+
+
+def _as_handle(obj):
+    """Objects of the student's own classes and functions, and iterators, stay here."""
+    keep = (_is_student_object(obj) or hasattr(obj, "__next__")
+            or callable(obj) and getattr(obj, "__module__", None) in _student_modules)
+    if keep:
+        hid = _next_id[0]
+        _next_id[0] += 1
+        _handles[hid] = obj
+        cls = type(obj)
+        methods = sorted(n for n in dir(cls) if (not n.startswith("__") or n in (
+            "__call__", "__next__", "__iter__", "__len__")) and callable(getattr(cls, n, None)))
+        return protocol.Handle(hid, cls.__qualname__, tuple(methods))
+    return None
+
+
+def _resolve(target):
+    """target is a handle id, or [module, name] (module may be None: search every file)."""
+    if isinstance(target, int):
+        return _handles[target]
+    module, name = target
+    if isinstance(module, int):
+        return getattr(_handles[module], name)
+    if module is not None:
+        return getattr(_student_modules[module], name)
+    for mod in _student_modules.values():
+        if hasattr(mod, name):
+            return getattr(mod, name)
+    files = ", ".join(f"{m}.py" for m in _student_modules) or "your files"
+    raise AttributeError(f"{name} is not defined in {files}")
+
+
+def _student_traceback(exc: BaseException) -> str:
+    """Only the frames of the student's own files; never the worker's or the grader's."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename.startswith(_student_dir[0] + os.sep)]
+    for f in frames:
+        f.filename = os.path.relpath(f.filename, _student_dir[0])
+    return "".join(traceback.format_list(frames))
+
+
+def _error_reply(exc: BaseException) -> dict:
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = os.path.relpath(exc.filename, _student_dir[0]) if exc.filename.startswith(
+            _student_dir[0]) else os.path.basename(exc.filename)
+        message = f"{exc.msg} ({where}, line {exc.lineno})"
+    else:
+        try:
+            message = str(exc)
+        except BaseException:  # a student exception whose __str__ raises
+            message = "<unprintable message>"
+    return {"error": {"type": type(exc).__name__, "message": message[:2000],
+                      "traceback": _student_traceback(exc)[-4000:],
+                      "memory": isinstance(exc, MemoryError)}}
+
+
+def _load(request):
+    directory = os.path.realpath(request["dir"])
+    _student_dir[0] = directory
+    sys.path.insert(0, directory)
+    for name in request["modules"]:
+        path = os.path.join(directory, name + ".py")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{name}.py is missing from the submission")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        _student_modules[name] = module
+        spec.loader.exec_module(module)
+    return None
+
+
+def _serve_one(rfd, wfd, request):
+    op = request.get("op")
+    if op == "load":
+        return {"ok": _load(request)}
+    if op == "call":
+        fn = _resolve(request["target"])
+        args, kwargs = request["args"], request["kwargs"]
+        result = fn(*args, **kwargs)
+        reply = {"ok": result}
+        if request.get("return_args"):
+            reply["args"], reply["kwargs"] = args, kwargs
+        return reply
+    if op == "getattr":
+        return {"ok": getattr(_resolve(request["target"]), request["name"])}
+    if op == "setattr":
+        setattr(_resolve(request["target"]), request["name"], request["value"])
+        return {"ok": None}
+    if op == "release":
+        for hid in request["ids"]:
+            _handles.pop(hid, None)
+        return {"ok": None}
+    raise ValueError(f"unknown op {op!r}")
+
+
+def _bind_callbacks(value, rfd, wfd):
+    if isinstance(value, protocol.Callback):
+        return _Callback(rfd, wfd, value.id, value.name)
+    if isinstance(value, protocol.Handle):
+        return _handles[value.id]
+    if isinstance(value, list):
+        return [_bind_callbacks(v, rfd, wfd) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_bind_callbacks(v, rfd, wfd) for v in value)
+    if isinstance(value, dict):
+        return {k: _bind_callbacks(v, rfd, wfd) for k, v in value.items()}
+    return value
+
+
+def serve(rfd: int, wfd: int) -> None:
+    while True:
+        try:
+            request = _bind_callbacks(protocol.read_frame_blocking(rfd), rfd, wfd)
+        except EOFError:
+            return
+        try:
+            reply = _serve_one(rfd, wfd, request)
+            frame = protocol.encode(reply, on_object=_as_handle)
+        except protocol.Unencodable as exc:
+            what = request.get("name") or request.get("target")
+            if isinstance(what, list):
+                what = what[1]
+            frame = protocol.encode({"error": {
+                "type": "UnsupportedValue", "memory": False, "traceback": "",
+                "message": f"{what} returned {protocol.describe(exc.value)}, which the grader "
+                           "cannot accept (use ndarrays, numbers, strings, tuples, lists, dicts)"}})
+        except BaseException as exc:  # student code may raise anything, SystemExit included
+            frame = protocol.encode(_error_reply(exc))
+        _flush_output()
+        protocol.write_frame(wfd, frame)
+
+
+def _flush_output():
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+
+def main() -> None:
+    rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
+    os.set_inheritable(rfd, False)
+    os.set_inheritable(wfd, False)
+    sys.stdin = open(os.devnull)
+    serve(rfd, wfd)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
