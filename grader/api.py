@@ -1,0 +1,170 @@
+"""The user verbs, as functions with keyword defaults. The command line (``grader.cli``) is a
+thin layer over these, so the CLI and the Python API never disagree.
+
+``grade``   one submission, all tests (public + hidden), writes ``results.json``  (TAs)
+``check``   a student's folder against the public tests of its release           (students)
+``demo``    grade the bundled example submissions and return their results
+``release`` generate a student release from ``solutions/<id>``                  (instructors)
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from grader import config as config_mod
+from grader.archive import extract_submission
+from grader.errors import GraderError, SubmissionError
+from grader.scoring import build_results, read_events, write_json_atomic
+
+REPO_ROOT = config_mod.REPO_ROOT
+HARNESS_GRACE = 30.0  # seconds the harness gets beyond the total timeout before it is killed
+
+
+def _harness_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k in ("PATH", "LANG", "LC_ALL", "HOME", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                    "GRADER_SANDBOX_MODE", "NUMBA_ENABLE_CUDASIM", "TMPDIR")}
+    env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1",
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
+def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, reference_dir=None,
+                check_points=True) -> dict:
+    """Run the trusted harness in its own process on a prepared working copy; return results.
+
+    The harness is a separate interpreter so that each grading run starts from a clean pytest
+    and a clean module cache; it starts the sandboxed worker itself.
+    """
+    start = time.monotonic()
+    job_dir = Path(tempfile.mkdtemp(prefix="grader-harness-"))
+    os.chmod(job_dir, 0o700)
+    try:
+        limits = assignment.limits
+        job = {
+            "harness_dir": str(job_dir), "events": str(job_dir / "events.jsonl"),
+            "workdir": str(workdir) if workdir else None, "modules": assignment.modules,
+            "test_dirs": [str(d) for d in test_dirs], "hidden_dirs": [str(d) for d in hidden_dirs],
+            "reference_dir": str(reference_dir) if reference_dir else None,
+            "problems": [{"id": p.id, "points": p.points} for p in assignment.problems],
+            "limits": {"call_timeout": limits.call_timeout, "total_timeout": limits.total_timeout,
+                       "memory_mb": limits.memory_mb, "output_kb": limits.output_kb},
+            "seed": assignment.seed, "check_points": check_points,
+        }
+        (job_dir / "job.json").write_text(json.dumps(job))
+        boot = ("import sys; sys.path.insert(0, %r); from grader.harness.__main__ import main; "
+                "main()" % str(REPO_ROOT))
+        missing_kind, reason = "infrastructure", "the grader stopped before this test ran"
+        with open(job_dir / "harness.log", "wb") as log:
+            try:
+                proc = subprocess.run([sys.executable, "-I", "-c", boot, str(job_dir / "job.json")],
+                                      stdout=log, stderr=subprocess.STDOUT, env=_harness_env(),
+                                      cwd=job_dir, timeout=limits.total_timeout + HARNESS_GRACE)
+                failed = proc.returncode != 0
+            except subprocess.TimeoutExpired:
+                failed, missing_kind = True, "timeout"
+                reason = "the submission used up its total time limit"
+        expected, errors, results = read_events(job_dir / "events.jsonl")
+        if failed and expected is None:
+            tail = (job_dir / "harness.log").read_text(errors="replace")[-2000:]
+            errors = errors + [f"the harness failed:\n{tail}"]
+        return build_results(assignment, expected, errors, results,
+                             execution_time=time.monotonic() - start,
+                             missing_kind=missing_kind, missing_reason=reason)
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _private_copy(submission: Path, into: Path) -> Path:
+    """Extract or copy the submission into a fresh private folder (never graded in place)."""
+    if not submission.exists():
+        raise SubmissionError(f"{submission}: no such file or folder")
+    work = into / "work"
+    extract_submission(submission, work)
+    return work
+
+
+def grade(submission, *, assignment: str, output=None, solutions=None) -> dict:
+    """Grade one submission (a folder or a .zip) with every test of ``assignment``.
+
+    Writes ``output/results.json`` when ``output`` is given and returns the results dict.
+    """
+    spec = config_mod.find_assignment(assignment, solutions=solutions)
+    jobs = Path(tempfile.mkdtemp(prefix="grader-job-"))
+    os.chmod(jobs, 0o711)  # the jail's uid must reach work/, nothing else
+    try:
+        work = _private_copy(Path(submission), jobs)
+        results = run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
+                              hidden_dirs=[spec.hidden_tests], workdir=work,
+                              reference_dir=spec.root)
+    finally:
+        shutil.rmtree(jobs, ignore_errors=True)
+    results["submission"] = Path(submission).name
+    if output is not None:
+        write_json_atomic(Path(output) / "results.json", results)
+    return results
+
+
+def check(path=".", *, assignment: str | None = None, solutions=None) -> dict:
+    """Run the public tests of a student's assignment folder (what students run locally).
+
+    The folder is a release (``assignments/<id>/``) with the student's work in it; its
+    ``assignment.yaml`` names the assignment and ``tests/`` holds the public tests.
+    """
+    folder = Path(path)
+    if assignment:
+        spec = config_mod.find_assignment(assignment, solutions=solutions)
+    else:
+        if not (folder / "assignment.yaml").is_file():
+            raise GraderError(f"{folder}: no assignment.yaml here; run `grader check` inside "
+                              "your assignment folder, or pass --assignment ID")
+        spec = config_mod.load_assignment(folder, require_sources=False)
+    tests = spec.public_tests if assignment else folder / "tests"
+    if not tests.is_dir():
+        raise GraderError(f"{tests}: the public tests are missing from this folder")
+    jobs = Path(tempfile.mkdtemp(prefix="grader-check-"))
+    os.chmod(jobs, 0o711)
+    try:
+        work = jobs / "work"
+        work.mkdir()
+        for name in spec.files:  # only the student's files: the tests stay out of reach
+            if (folder / name).is_file():
+                shutil.copy2(folder / name, work / name)
+        results = run_harness(spec, test_dirs=[tests], workdir=work, check_points=False)
+    finally:
+        shutil.rmtree(jobs, ignore_errors=True)
+    results["submission"] = folder.resolve().name
+    return results
+
+
+def examples_dir(assignment: str) -> Path:
+    return REPO_ROOT / "examples" / "submissions" / assignment
+
+
+def demo(*, assignments: tuple[str, ...] = ("hw1_graph",), output=None, progress=None) -> list:
+    """Grade every bundled example submission; return a list of results dicts."""
+    graded = []
+    for assignment in assignments:
+        folder = examples_dir(assignment)
+        if not folder.is_dir():
+            raise GraderError(f"{folder}: no example submissions")
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir() or p.suffix == ".zip"):
+            out = Path(output) / assignment / sub.stem if output else None
+            results = grade(sub, assignment=assignment, output=out)
+            results["submission"] = sub.stem
+            graded.append(results)
+            if progress:
+                progress(results)
+    return graded
+
+
+def release(assignment: str, *, solutions=None, out=None) -> Path:
+    """Generate ``assignments/<id>/`` from ``solutions/<id>/``."""
+    from grader.release import release as _release
+    return _release(assignment, solutions_dir=solutions, out_dir=out)

@@ -1,0 +1,182 @@
+"""Assignment configuration: ``solutions/<id>/assignment.yaml``, validated on load.
+
+Every error names the file, the key and (where there is one) the problem, so an instructor can
+fix a typo without reading a traceback.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from grader.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
+
+
+@dataclass(frozen=True)
+class Limits:
+    call_timeout: float = 10.0   # seconds for one call into student code
+    total_timeout: float = 300.0  # seconds for a whole submission
+    memory_mb: int = 1024        # address space of the worker
+    output_kb: int = 64          # student output kept per test
+
+
+@dataclass(frozen=True)
+class Problem:
+    id: str
+    title: str
+    points: float
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    title: str
+    files: tuple[str, ...]
+    problems: tuple[Problem, ...]
+    limits: Limits = field(default_factory=Limits)
+    title_zh: str = ""
+    seed: int = 0
+    root: Path = Path(".")  # the folder holding assignment.yaml
+
+    @property
+    def modules(self) -> list[str]:
+        return [Path(f).stem for f in self.files]
+
+    @property
+    def max_score(self) -> float:
+        return sum(p.points for p in self.problems)
+
+    def problem(self, problem_id: str) -> Problem | None:
+        return next((p for p in self.problems if p.id == problem_id), None)
+
+    # Instructor-side folders (absent from a student release).
+    @property
+    def public_tests(self) -> Path:
+        released = self.root / "tests"
+        return self.root / "tests" / "public" if (self.root / "tests" / "public").is_dir() \
+            else released
+
+    @property
+    def hidden_tests(self) -> Path:
+        return self.root / "tests" / "hidden"
+
+
+_TOP_KEYS = {"id": str, "title": str, "title_zh": str, "files": list, "problems": list,
+             "limits": dict, "seed": int}
+_REQUIRED = ("id", "title", "files", "problems")
+_PROBLEM_KEYS = {"id": str, "title": str, "points": (int, float)}
+_LIMIT_KEYS = {"call_timeout": (int, float), "total_timeout": (int, float),
+               "memory_mb": int, "output_kb": int}
+
+
+def _type_name(t) -> str:
+    names = {str: "a string", int: "an integer", list: "a list", dict: "a mapping",
+             (int, float): "a number"}
+    return names.get(t, str(t))
+
+
+def _check_type(path, key, value, expected):
+    ok = isinstance(value, expected) and not isinstance(value, bool)
+    if not ok:
+        raise ConfigError(f"{path}: `{key}` must be {_type_name(expected)}, "
+                          f"got {type(value).__name__} {value!r}")
+
+
+def load_assignment(path: Path | str, *, require_sources: bool = True) -> Assignment:
+    """Load and validate ``assignment.yaml`` (or the folder holding it)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "assignment.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such assignment config")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise ConfigError(f"{path}: unknown key `{key}` (known: {', '.join(_TOP_KEYS)})")
+        _check_type(path, key, data[key], _TOP_KEYS[key])
+    for key in _REQUIRED:
+        if key not in data:
+            raise ConfigError(f"{path}: missing required key `{key}`")
+    if not ID_PATTERN.match(data["id"]):
+        raise ConfigError(f"{path}: `id` {data['id']!r} may use only a-z, 0-9 and _")
+    if data["id"] != path.parent.name and require_sources:
+        raise ConfigError(f"{path}: `id` {data['id']!r} does not match its folder "
+                          f"{path.parent.name!r}")
+
+    files = data["files"]
+    if not files:
+        raise ConfigError(f"{path}: `files` must list at least one student file")
+    for i, name in enumerate(files):
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*\.py$", name):
+            raise ConfigError(f"{path}: `files[{i}]` {name!r} must be a Python file name "
+                              "like graph.py")
+        if require_sources and not (path.parent / name).is_file():
+            raise ConfigError(f"{path}: `files[{i}]` {name!r}: the reference solution "
+                              f"{path.parent / name} does not exist")
+    if len(set(files)) != len(files):
+        raise ConfigError(f"{path}: `files` lists a file twice")
+
+    problems = []
+    for i, raw in enumerate(data["problems"]):
+        where = f"{path}: `problems[{i}]`"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where} must be a mapping with id, title and points")
+        label = f"{where} ({raw.get('id', '?')})"
+        for key in raw:
+            if key not in _PROBLEM_KEYS:
+                raise ConfigError(f"{label}: unknown key `{key}` "
+                                  f"(known: {', '.join(_PROBLEM_KEYS)})")
+            _check_type(label, key, raw[key], _PROBLEM_KEYS[key])
+        for key in _PROBLEM_KEYS:
+            if key not in raw:
+                raise ConfigError(f"{label}: missing required key `{key}`")
+        if not ID_PATTERN.match(raw["id"]):
+            raise ConfigError(f"{label}: `id` may use only a-z, 0-9 and _")
+        if raw["points"] <= 0:
+            raise ConfigError(f"{label}: `points` must be positive")
+        if any(p.id == raw["id"] for p in problems):
+            raise ConfigError(f"{label}: duplicate problem id {raw['id']!r}")
+        problems.append(Problem(raw["id"], raw["title"], float(raw["points"])))
+    if not problems:
+        raise ConfigError(f"{path}: `problems` must list at least one problem")
+
+    limits = data.get("limits", {})
+    for key, value in limits.items():
+        if key not in _LIMIT_KEYS:
+            raise ConfigError(f"{path}: unknown key `limits.{key}` "
+                              f"(known: {', '.join(_LIMIT_KEYS)})")
+        _check_type(path, f"limits.{key}", value, _LIMIT_KEYS[key])
+        if value <= 0:
+            raise ConfigError(f"{path}: `limits.{key}` must be positive")
+
+    return Assignment(id=data["id"], title=data["title"], files=tuple(files),
+                      problems=tuple(problems), limits=Limits(**limits),
+                      title_zh=data.get("title_zh", ""), seed=data.get("seed", 0),
+                      root=path.parent.resolve())
+
+
+def solutions_dir() -> Path:
+    return REPO_ROOT / "solutions"
+
+
+def find_assignment(assignment_id: str, *, solutions: Path | None = None) -> Assignment:
+    """The instructor-side assignment ``assignment_id`` (reference, public and hidden tests)."""
+    root = Path(solutions) if solutions else solutions_dir()
+    if not ID_PATTERN.match(assignment_id or ""):
+        raise ConfigError(f"{assignment_id!r} is not an assignment id")
+    folder = root / assignment_id
+    if not (folder / "assignment.yaml").is_file():
+        known = sorted(p.parent.name for p in root.glob("*/assignment.yaml"))
+        raise ConfigError(f"no assignment {assignment_id!r} in {root}"
+                          + (f" (known: {', '.join(known)})" if known else ""))
+    return load_assignment(folder)

@@ -1,0 +1,201 @@
+"""The grader's pytest plugin: fixtures ``student``, ``reference`` and ``rng``; markers
+``problem``, ``points``, ``visibility`` and ``timeout``; one event per test.
+
+Small hooks, each with one job:
+- ``pytest_collection_modifyitems`` validates markers; ``pytest_collection_finish`` writes the
+  list of expected tests before any student code runs (a test missing from the results later
+  scores zero).
+- ``pytest_runtest_call`` applies the per-test timeout and the total time budget.
+- ``pytest_runtest_makereport`` turns each outcome into an event with a failure kind.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import testing
+from grader.bridge import StudentFailure, StudentModules, WorkerSession
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+MARKERS = {
+    "problem(id)": "the problem of assignment.yaml this test belongs to",
+    "points(n)": "points this test is worth (default 1)",
+    "visibility(v)": "Gradescope visibility: visible, hidden, after_due_date, after_published",
+    "timeout(seconds)": "per-call timeout for calls into student code in this test",
+}
+
+
+class TotalTimeExceeded(Exception):
+    kind = "timeout"
+
+
+class GradingPlugin:
+    def __init__(self, job: dict, session: WorkerSession | None, events):
+        self.job, self.session, self.events = job, session, events
+        self.hidden_dirs = [str(Path(d).resolve()) for d in job.get("hidden_dirs", [])]
+        self.deadline = time.monotonic() + job["limits"]["total_timeout"]
+        self.errors: list[str] = []
+        self._student = StudentModules(session, job["modules"]) if session else None
+        self._reference = None
+
+    # -- configuration ----------------------------------------------------------------------
+    def pytest_configure(self, config):
+        for spec, help_text in MARKERS.items():
+            config.addinivalue_line("markers", f"{spec}: {help_text}")
+
+    def _emit(self, event: dict) -> None:
+        self.events.write(json.dumps(event, allow_nan=False) + "\n")
+        self.events.flush()
+
+    def _meta(self, item) -> dict:
+        hidden = any(str(Path(item.path).resolve()).startswith(d + "/") for d in self.hidden_dirs)
+        problem = item.get_closest_marker("problem")
+        points = item.get_closest_marker("points")
+        visibility = item.get_closest_marker("visibility")
+        doc = (getattr(item.obj, "__doc__", None) or "").strip().splitlines()
+        return {"id": item.nodeid, "name": item.name,
+                "problem": problem.args[0] if problem and problem.args else None,
+                "points": points.args[0] if points and points.args else 1,
+                "visibility": visibility.args[0] if visibility and visibility.args
+                else ("after_due_date" if hidden else "visible"),
+                "hidden": hidden, "hint": doc[0] if doc else ""}
+
+    # -- collection -------------------------------------------------------------------------
+    def pytest_collection_modifyitems(self, session, config, items):
+        problems = {p["id"] for p in self.job["problems"]}
+        for item in items:
+            meta = self._meta(item)
+            where = f"{item.nodeid}"
+            if meta["problem"] not in problems:
+                self.errors.append(f"{where}: needs @pytest.mark.problem(id) with one of "
+                                   f"{sorted(problems)}, got {meta['problem']!r}")
+            if not isinstance(meta["points"], (int, float)) or meta["points"] < 0:
+                self.errors.append(f"{where}: points must be a non-negative number")
+            if meta["visibility"] not in VISIBILITIES:
+                self.errors.append(f"{where}: visibility must be one of {VISIBILITIES}")
+            item.stash[_META] = meta
+
+    def pytest_collection_finish(self, session):
+        metas = [item.stash[_META] for item in session.items if _META in item.stash]
+        if self.job.get("check_points"):
+            for problem in self.job["problems"]:
+                total = sum(m["points"] for m in metas if m["problem"] == problem["id"])
+                if abs(total - problem["points"]) > 1e-9:
+                    self.errors.append(f"problem {problem['id']!r}: its tests' points sum to "
+                                       f"{total:g} but assignment.yaml gives {problem['points']:g}")
+        if session.config.option.collectonly is False and not metas and not self.errors:
+            self.errors.append("no tests were collected")
+        self._emit({"event": "expected", "tests": metas, "errors": self.errors})
+
+    # -- fixtures ---------------------------------------------------------------------------
+    @pytest.fixture(scope="session")
+    def student(self):
+        if self._student is None:
+            pytest.fail("no submission to test", pytrace=False)
+        return self._student
+
+    @pytest.fixture(scope="session")
+    def reference(self):
+        if self._reference is None:
+            ref_dir = self.job.get("reference_dir")
+            if not ref_dir:
+                raise RuntimeError("the reference fixture is not available in public tests")
+            self._reference = _import_reference(Path(ref_dir), self.job["modules"])
+        return self._reference
+
+    @pytest.fixture
+    def rng(self, request):
+        seed = zlib.crc32(f"{self.job.get('seed', 0)}:{request.node.nodeid}".encode())
+        return np.random.default_rng(seed)
+
+    # -- running ----------------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        if self.errors:
+            raise RuntimeError("the test suite is invalid: " + "; ".join(self.errors))
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TotalTimeExceeded("the submission used up its total time limit "
+                                    f"({self.job['limits']['total_timeout']:g} s)")
+        marker = item.get_closest_marker("timeout")
+        per_call = float(marker.args[0]) if marker else self.job["limits"]["call_timeout"]
+        if self.session is not None:
+            self.session.call_timeout = min(per_call, remaining)
+        testing.take_recorded()
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        meta = item.stash.get(_META, None)
+        if meta is None:
+            return report
+        failed_setup = call.when == "setup" and report.failed
+        if call.when == "call" or failed_setup or (call.when == "setup" and report.skipped):
+            kind, message = "passed", ""
+            if not report.passed:
+                kind, message = _classify(call.excinfo, failed_setup)
+            output = self.session.take_output() if self.session is not None else ""
+            self._emit({"event": "result", "id": item.nodeid,
+                        "outcome": "passed" if report.passed else "failed", "kind": kind,
+                        "message": message[:4000], "output": output,
+                        "duration": round(call.duration, 4),
+                        "measured": _finite(testing.take_recorded())})
+        return report
+
+
+_META = pytest.StashKey[dict]()
+
+
+def _finite(values: dict) -> dict:
+    return {k: float(v) for k, v in values.items()
+            if isinstance(v, (int, float)) and np.isfinite(v)}
+
+
+def _classify(excinfo, in_setup: bool) -> tuple[str, str]:
+    """Map an exception to (failure kind, message). Anything a student caused is never
+    'infrastructure'; a test that skipped is a failure (it did not explicitly pass)."""
+    if excinfo is None:
+        return "error", "the test did not pass"
+    exc = excinfo.value
+    if isinstance(exc, StudentFailure):
+        return exc.kind, str(exc)
+    if isinstance(exc, TotalTimeExceeded):
+        return "timeout", str(exc)
+    if isinstance(exc, AssertionError):
+        text = str(exc).strip() or "assertion failed"
+        return "wrong_answer", text.split("\nassert ")[0] if "\nassert " in text else text
+    if isinstance(exc, pytest.skip.Exception):
+        return "error", "the test was skipped, which never counts as passing"
+    if in_setup:
+        return "infrastructure", f"the grader could not set up this test: {exc}"
+    if isinstance(exc, RuntimeError) and str(exc).startswith("the test suite is invalid"):
+        return "infrastructure", str(exc)
+    return "error", (f"the test could not use what your code returned: "
+                     f"{type(exc).__name__}: {exc}")
+
+
+def _import_reference(directory: Path, modules: list[str]):
+    """Import the reference files under private names; expose their names like ``student``."""
+    class Reference:
+        pass
+
+    ref = Reference()
+    for name in modules:
+        spec = importlib.util.spec_from_file_location(f"_reference_{name}",
+                                                      directory / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        setattr(ref, name, module)
+        for attr, value in vars(module).items():
+            if not attr.startswith("_") and not hasattr(ref, attr):
+                setattr(ref, attr, value)
+    return ref

@@ -1,0 +1,112 @@
+"""From harness events to ``results.json`` (Gradescope's schema plus ``problem`` and ``kind``).
+
+The expected tests come from the harness's collection, before any student code ran. A test
+scores its points only with an explicit ``passed`` result; a test with no result (the harness
+stopped, the total time ran out) scores zero with a kind saying why.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+KINDS = ("passed", "wrong_answer", "error", "timeout", "crash", "memory", "too_slow",
+         "infrastructure")
+
+
+def read_events(path: Path) -> tuple[list[dict] | None, list[str], dict[str, dict]]:
+    """Return (expected tests or None, suite errors, results by test id)."""
+    expected, errors, results = None, [], {}
+    if not path.exists():
+        return None, [], {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a killed harness
+        if event.get("event") == "expected" and expected is None:
+            expected, errors = event["tests"], event.get("errors", [])
+        elif event.get("event") == "result":
+            results.setdefault(event["id"], event)
+    return expected, errors, results
+
+
+def _test_output(meta: dict, result: dict) -> str:
+    """What the student sees. Hidden tests: only the kind and the instructor's hint."""
+    kind = result["kind"]
+    if result["outcome"] == "passed":
+        return "" if meta["hidden"] else result.get("output", "")
+    if meta["hidden"] and kind not in ("infrastructure",):
+        hint = meta.get("hint") or "a hidden test"
+        return f"{kind.replace('_', ' ')}: {hint}"
+    parts = [result.get("message", "")]
+    if result.get("output"):
+        parts.append("Your code printed:\n" + result["output"])
+    return "\n".join(p for p in parts if p)
+
+
+def build_results(assignment, expected, suite_errors, results, *, execution_time: float,
+                  missing_kind: str = "infrastructure", missing_reason: str = "") -> dict:
+    tests = []
+    if expected is None:
+        expected = []
+        suite_errors = suite_errors or ["the grader could not collect the tests"]
+    for number, meta in enumerate(expected, 1):
+        result = results.get(meta["id"])
+        if result is None:
+            result = {"outcome": "failed", "kind": missing_kind,
+                      "message": missing_reason or "this test did not run"}
+        passed = result["outcome"] == "passed" and result.get("kind") == "passed"
+        kind = "passed" if passed else (result.get("kind") if result.get("kind") in KINDS
+                                        and result.get("kind") != "passed" else "error")
+        entry = {
+            "name": meta["name"], "number": str(number),
+            "score": float(meta["points"]) if passed else 0.0,
+            "max_score": float(meta["points"]), "status": "passed" if passed else "failed",
+            "output": _test_output(meta, {**result, "kind": kind}),
+            "visibility": meta["visibility"], "problem": meta["problem"], "kind": kind,
+            "hidden": meta["hidden"],
+        }
+        measured = {k: v for k, v in result.get("measured", {}).items()
+                    if isinstance(v, (int, float)) and math.isfinite(v)}
+        if measured and not meta["hidden"]:
+            entry["extra_data"] = measured
+        tests.append(entry)
+    score = sum(t["score"] for t in tests)
+    problems = {}
+    for problem in assignment.problems:
+        mine = [t for t in tests if t["problem"] == problem.id]
+        problems[problem.id] = {"score": sum(t["score"] for t in mine),
+                                "max_score": sum(t["max_score"] for t in mine),
+                                "kinds": sorted({t["kind"] for t in mine} - {"passed"})}
+    status = "ok"
+    if suite_errors or not tests or any(t["kind"] == "infrastructure" for t in tests):
+        status = "infrastructure"
+    output = f"{assignment.title}: {score:g} / {assignment.max_score:g} points"
+    if suite_errors:
+        output += "\nThe grader could not grade this submission:\n" + "\n".join(suite_errors)
+    return {"score": score, "max_score": assignment.max_score,
+            "execution_time": round(execution_time, 3), "output": output,
+            "visibility": "visible", "stdout_visibility": "hidden",
+            "tests": tests, "assignment": assignment.id, "status": status,
+            "problems": problems}
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
