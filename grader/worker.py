@@ -169,6 +169,7 @@ def _bind_callbacks(value, rfd, wfd):
 
 def serve(rfd: int, wfd: int) -> None:
     while True:
+        reply = {}
         try:
             request = _bind_callbacks(protocol.read_frame_blocking(rfd), rfd, wfd)
         except EOFError:
@@ -180,10 +181,14 @@ def serve(rfd: int, wfd: int) -> None:
             what = request.get("name") or request.get("target")
             if isinstance(what, list):
                 what = what[1]
+            returned = reply.get("ok", exc.value)
+            inner = "" if returned is exc.value else \
+                f" containing {protocol.describe(exc.value)}"
             frame = protocol.encode({"error": {
                 "type": "UnsupportedValue", "memory": False, "traceback": "",
-                "message": f"{what} returned {protocol.describe(exc.value)}, which the grader "
-                           "cannot accept (use ndarrays, numbers, strings, tuples, lists, dicts)"}})
+                "message": f"{what} returned {protocol.describe(returned)}{inner}, which the "
+                           "grader cannot accept (use ndarrays, numbers, strings, tuples, "
+                           "lists, dicts)"}})
         except BaseException as exc:  # student code may raise anything, SystemExit included
             frame = protocol.encode(_error_reply(exc))
         _flush_output()

@@ -1,0 +1,102 @@
+"""The ``grader`` command: a thin layer over ``grader.api``.
+
+Defaults come from the API functions' own signatures, so the two never disagree. A user's
+mistake (bad config, missing folder, unreadable archive) prints one clear line and exits 2.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+
+from grader import api, reports
+from grader.errors import GraderError
+
+
+def _default(fn, name):
+    return inspect.signature(fn).parameters[name].default
+
+
+def cmd_check(args) -> int:
+    results = api.check(args.path, assignment=args.assignment)
+    print(reports.check_report(results))
+    return 0 if results["score"] == results["max_score"] else 1
+
+
+def cmd_grade(args) -> int:
+    results = api.grade(args.submission, assignment=args.assignment, output=args.output,
+                        solutions=args.solutions)
+    print(reports.grade_summary(results))
+    if args.output:
+        print(f"results written to {args.output}/results.json")
+    if args.json:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 3 if results["status"] == "infrastructure" else 0
+
+
+def cmd_demo(args) -> int:
+    def progress(r):
+        print(f"  graded {r['assignment']}/{r['submission']}: {r['score']:g}/{r['max_score']:g}",
+              file=sys.stderr, flush=True)
+
+    graded = api.demo(assignments=tuple(args.assignment or _default(api.demo, "assignments")),
+                      output=args.output, progress=progress)
+    for assignment in dict.fromkeys(r["assignment"] for r in graded):
+        print(f"\n{assignment}")
+        print(reports.demo_table([r for r in graded if r["assignment"] == assignment]))
+    return 0
+
+
+def cmd_release(args) -> int:
+    out = api.release(args.assignment, solutions=args.solutions, out=args.out)
+    print(f"released {args.assignment} to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description="Sandboxed autograder for the "
+                                     "neural-network course.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="run the public tests on your assignment folder")
+    p.add_argument("path", nargs="?", default=_default(api.check, "path"))
+    p.add_argument("--assignment", default=None, help="assignment id (default: from the folder)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("grade", help="grade one submission (folder or .zip) with every test")
+    p.add_argument("submission")
+    p.add_argument("--assignment", required=True)
+    p.add_argument("--output", default=_default(api.grade, "output"),
+                   help="folder for results.json")
+    p.add_argument("--solutions", default=None, help="solutions folder (default: the repo's)")
+    p.add_argument("--json", action="store_true", help="also print results.json")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("demo", help="grade the bundled example submissions")
+    p.add_argument("--assignment", action="append", help="assignment id (repeatable)")
+    p.add_argument("--output", default=None, help="also write each results.json under here")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("release", help="generate assignments/<id> from solutions/<id>")
+    p.add_argument("assignment")
+    p.add_argument("--solutions", default=None)
+    p.add_argument("--out", default=None)
+    p.set_defaults(func=cmd_release)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GraderError as e:
+        print(f"grader: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("grader: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Shared fixtures for the project's own tests."""
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+IS_ROOT = os.geteuid() == 0
+
+SANDBOX_MODES = ["plain", "jail"] if IS_ROOT else ["plain"]
+
+
+@pytest.fixture(params=SANDBOX_MODES)
+def sandbox_mode(request, monkeypatch):
+    """Run a test under each sandbox mode this machine supports."""
+    monkeypatch.setenv("GRADER_SANDBOX_MODE", request.param)
+    return request.param
+
+
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+MINI_REFERENCE = """
+    class MulNode:
+        def forward(self, x, y):
+            self.x, self.y = x, y
+            return x * y
+
+        def backward(self, d_out):
+            return d_out * self.y, d_out * self.x
+
+
+    def double(x):
+        return 2 * x
+"""
+
+
+@pytest.fixture
+def mini_solutions(tmp_path) -> Path:
+    """A tiny assignment `mini` (3 points) in a solutions folder of its own."""
+    root = tmp_path / "solutions"
+    write_files(root / "mini", {
+        "assignment.yaml": """
+            id: mini
+            title: Mini
+            files: [graph.py]
+            limits: {call_timeout: 2, total_timeout: 60}
+            problems:
+              - {id: mul, title: Mul, points: 2}
+              - {id: double, title: Double, points: 1}
+        """,
+        "graph.py": MINI_REFERENCE,
+        "tests/public/test_public.py": """
+            import pytest
+            from grader.testing import assert_close
+
+            @pytest.mark.problem("double")
+            def test_double(student):
+                assert_close(student.double(2.0), 4.0)
+        """,
+        "tests/hidden/test_hidden.py": """
+            import pytest
+            from grader.testing import assert_close
+
+            pytestmark = pytest.mark.problem("mul")
+
+            @pytest.mark.points(2)
+            def test_backward(student, reference, rng):
+                \"\"\"backward must use d_out\"\"\"
+                x, y, d = rng.standard_normal((3, 4))
+                node, ref = student.MulNode(), reference.MulNode()
+                node.forward(x, y)
+                ref.forward(x, y)
+                for got, want, name in zip(node.backward(d), ref.backward(d), ("dx", "dy")):
+                    assert_close(got, want, name=name)
+        """,
+    })
+    return root

@@ -1,0 +1,63 @@
+"""The wire format: what crosses the boundary survives a round trip, exactly."""
+import numpy as np
+import pytest
+
+from grader import protocol
+
+
+def roundtrip(value):
+    frame = protocol.encode(value)
+    return protocol.decode_body(frame[4:])
+
+
+@pytest.mark.parametrize("value", [
+    None, True, 0, -3, 2**70, 1.5, "text ünïcode", [1, 2.0, "x"], (1, (2, 3)),
+    {"a": 1, 2: "b"}, float("inf"), float("-inf"), 1 + 2j, [],
+])
+def test_plain_values_round_trip(value):
+    assert roundtrip(value) == value
+    assert type(roundtrip(value)) is type(value)
+
+
+def test_nan_round_trips_as_float():
+    out = roundtrip(float("nan"))
+    assert isinstance(out, float) and np.isnan(out)
+
+
+@pytest.mark.parametrize("dtype", ["f8", "f4", "i8", "i4", "u1", "?", "c16"])
+def test_arrays_keep_dtype_and_shape(dtype):
+    arr = (np.arange(24).reshape(2, 3, 4) % 3).astype(dtype)
+    out = roundtrip(arr)
+    assert out.dtype == arr.dtype and out.shape == arr.shape
+    assert np.array_equal(out, arr)
+    assert out.flags.writeable
+
+
+def test_non_contiguous_and_empty_arrays():
+    arr = np.arange(12.0).reshape(3, 4).T
+    assert np.array_equal(roundtrip(arr), arr)
+    assert roundtrip(np.zeros((0, 3))).shape == (0, 3)
+
+
+def test_numpy_scalars_stay_numpy_scalars():
+    out = roundtrip((np.float64(1.5), np.int32(7), np.float32(2.0)))
+    assert [type(v) for v in out] == [np.float64, np.int32, np.float32]
+
+
+def test_object_arrays_and_other_objects_are_refused():
+    with pytest.raises(protocol.Unencodable):
+        protocol.encode(np.array([object()]))
+    with pytest.raises(protocol.Unencodable):
+        protocol.encode({"x": object()})
+    with pytest.raises(protocol.Unencodable):
+        protocol.encode(np.ma.masked_array([1.0]))  # ndarray subclasses are not plain arrays
+
+
+def test_handles_use_the_fallback():
+    class Thing:
+        pass
+
+    frame = protocol.encode([Thing()], on_object=lambda o: protocol.Handle(5, "Thing", ("go",)))
+    (handle,) = protocol.decode_body(frame[4:])
+    assert isinstance(handle, protocol.Handle)
+    assert (handle.id, handle.type_name, handle.methods) == (5, "Thing", ("go",))

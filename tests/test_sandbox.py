@@ -1,0 +1,177 @@
+"""The worker behind the bridge: calls, handles, callbacks, failures, and the kill guarantee."""
+import os
+import time
+
+import numpy as np
+import pytest
+
+from grader.bridge import (StudentError, StudentModules, WorkerCrashed, WorkerSession,
+                           WorkerTimeout)
+from grader.sandbox import LocalSandbox, WorkerLimits
+from tests.conftest import write_files
+
+STUDENT = """
+    import os, sys, time
+
+    class Node:
+        def __init__(self, scale=1.0):
+            self.scale = scale
+        def forward(self, x):
+            self.x = x
+            return self.scale * x
+
+    def call_twice(f, x):
+        return f(x) + f(x)
+
+    def mutate(x):
+        x[0] = 99.0
+        return x.sum()
+
+    def fail():
+        helper()
+
+    def helper():
+        raise ValueError("bad shape")
+
+    def chatty(n):
+        sys.stdout.write("x" * n)
+        return n
+
+    def spin():
+        while True:
+            pass
+
+    def die():
+        os._exit(3)
+
+    def objects():
+        return [object()]
+
+    def gen(n):
+        for i in range(n):
+            yield i
+
+    def daemon(token):
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execv(sys.executable, [sys.executable, "-c",
+                         "import time; time.sleep(600) # " + token])
+            os._exit(0)
+        time.sleep(0.5)
+        return "started"
+
+    def whoami():
+        return os.getuid(), sorted(os.listdir("/"))
+"""
+
+
+@pytest.fixture
+def student(tmp_path, sandbox_mode):
+    work = write_files(tmp_path / "work", {"mod.py": STUDENT})
+    sandbox = LocalSandbox(work, WorkerLimits(), output_cap=1000, mode=sandbox_mode)
+    session = WorkerSession(sandbox, ["mod"], call_timeout=3)
+    yield StudentModules(session, ["mod"])
+    session.close()
+    sandbox.close()
+
+
+def test_objects_live_in_the_worker(student):
+    node = student.Node(scale=2.0)
+    assert np.array_equal(node.forward(np.arange(3.0)), [0.0, 2.0, 4.0])
+    assert np.array_equal(node.x, np.arange(3.0))
+    node.scale = 3.0
+    assert node.forward(1.0) == 3.0
+    assert student.mod.Node().forward(4) == 4
+
+
+def test_callbacks_run_in_the_harness(student):
+    seen = []
+    assert student.call_twice(lambda x: seen.append(x) or x * 10, 2.0) == 40.0
+    assert seen == [2.0, 2.0]
+
+
+def test_inspect_returns_the_workers_copy_of_the_arguments(student):
+    x = np.zeros(3)
+    call = student.mutate.inspect(x)
+    assert call.result == 99.0
+    assert call.args[0][0] == 99.0 and x[0] == 0.0  # the harness's copy is untouched
+
+
+def test_student_exception_shows_only_student_frames(student):
+    with pytest.raises(StudentError) as err:
+        student.fail()
+    text = str(err.value)
+    assert "ValueError: bad shape" in text
+    assert "mod.py" in text and "in helper" in text
+    assert "worker.py" not in text and "grader" not in text
+
+
+def test_unsendable_return_is_a_clear_error(student):
+    with pytest.raises(StudentError, match="objects returned a list of 1 .*cannot accept"):
+        student.objects()
+
+
+def test_generators_are_iterated_through_handles(student):
+    assert list(student.gen(3)) == [0, 1, 2]
+
+
+def test_output_is_captured_with_a_cap(student):
+    session = student._session
+    assert student.chatty(5_000_000) == 5_000_000
+    out = session.take_output()
+    assert out.startswith("x" * 1000) and "4999000 more bytes" in out
+
+
+def test_timeout_kills_and_the_next_call_gets_a_fresh_worker(student):
+    node = student.Node()
+    start = time.monotonic()
+    with pytest.raises(WorkerTimeout):
+        student.spin()
+    assert time.monotonic() - start < 6
+    assert student.Node(scale=5.0).forward(1.0) == 5.0
+    with pytest.raises(StudentError, match="restarted"):
+        node.forward(1.0)  # a handle from the dead worker is refused, not misrouted
+
+
+def test_crash_is_reported_and_recovered(student):
+    with pytest.raises(WorkerCrashed, match="status 3"):
+        student.die()
+    assert student.Node().forward(2.0) == 2.0
+
+
+def _host_processes_with(token):
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if token.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_setsid_daemons_die_with_the_worker(student):
+    token = f"grader-test-daemon-{os.getpid()}-{time.monotonic_ns()}"
+    assert student.daemon(token) == "started"
+    assert _host_processes_with(token), "the daemon should be running during the call"
+    student._session.close()
+    deadline = time.monotonic() + 5
+    while _host_processes_with(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _host_processes_with(token)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the jail needs root")
+def test_jail_hides_everything_but_the_submission(tmp_path, monkeypatch):
+    work = write_files(tmp_path / "work", {"mod.py": STUDENT})
+    sandbox = LocalSandbox(work, mode="jail")
+    session = WorkerSession(sandbox, ["mod"])
+    try:
+        uid, top = StudentModules(session, ["mod"]).whoami()
+    finally:
+        session.close()
+        sandbox.close()
+    assert uid != 0
+    assert "submission" in top and "work" not in top and "home" not in top and "etc" not in top
