@@ -26,6 +26,8 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
+from grader.config import load_assignment
+
 from . import copy_public_tests, handout, public_config, strip_solutions
 from ._common import ReleaseContext, notice
 from .errors import ReleaseError
@@ -48,7 +50,7 @@ _IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".mypy_c
 
 
 def _load_config(path: Path) -> dict[str, Any]:
-    """Read ``assignment.yaml``. (To be swapped for ``grader.config.load_assignment``.)"""
+    """Read ``assignment.yaml`` as a dict for the steps, after ``load_assignment`` validated it."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -63,6 +65,7 @@ def _load_config(path: Path) -> dict[str, Any]:
         raise ReleaseError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", path=path, line=line) from None
     if not isinstance(data, dict):
         raise ReleaseError("must be a YAML mapping (id, title, files, problems, ...)", path=path)
+    load_assignment(path)  # the full validation (types, unknown keys, files, duplicates)
     return data
 
 
