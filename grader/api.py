@@ -10,39 +10,92 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
-import subprocess
+import signal
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
+
+# One BLAS thread everywhere: the harness is forked from this process, and timing is fair only
+# with a single thread. Must happen before anything imports NumPy.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 from grader import config as config_mod
 from grader.archive import extract_submission
 from grader.errors import GraderError, SubmissionError
+from grader.sandbox import become_subreaper, kill_descendants
 from grader.scoring import build_results, read_events, write_json_atomic
 
 REPO_ROOT = config_mod.REPO_ROOT
 HARNESS_GRACE = 30.0  # seconds the harness gets beyond the total timeout before it is killed
 
 
-def _harness_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k in ("PATH", "LANG", "LC_ALL", "HOME", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                    "GRADER_SANDBOX_MODE", "NUMBA_ENABLE_CUDASIM", "TMPDIR")}
-    env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1",
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return env
+def _harness_child(job: dict, log_path: Path) -> None:
+    """The forked harness process: pytest output to the log, then the trusted harness."""
+    try:
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        from grader.harness.__main__ import run, start_sandbox
+        sandbox, worker = start_sandbox(job)  # first, so the worker boots while pytest loads
+        code = run(job, sandbox, worker)
+        code = 0 if code in (0, 1) else code
+    except BaseException:  # report anything, never return into the parent's code
+        traceback.print_exc()
+        code = 70
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _fork_harness(job: dict, log_path: Path, *, timeout: float) -> int | None:
+    """Run the harness in a forked child (no interpreter start-up, a clean pytest each time);
+    return its exit code, or None when it ran past ``timeout`` and was killed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _harness_child(job, log_path)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    deadline = time.monotonic() + timeout
+    code = None
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            code = os.waitstatus_to_exitcode(status)
+            break
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            break
+        if pidfd is not None:
+            select.select([pidfd], [], [], remaining)
+        else:
+            time.sleep(min(remaining, 0.01))
+    if pidfd is not None:
+        os.close(pidfd)
+    kill_descendants()  # whatever the harness left (a killed harness leaves its worker)
+    return code
 
 
 def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, reference_dir=None,
                 check_points=True) -> dict:
     """Run the trusted harness in its own process on a prepared working copy; return results.
 
-    The harness is a separate interpreter so that each grading run starts from a clean pytest
-    and a clean module cache; it starts the sandboxed worker itself.
+    The harness is a forked child so that each grading run starts from a clean pytest and a
+    clean module cache without paying for a new interpreter; it starts the sandboxed worker
+    itself. This process is a child subreaper, so nothing the harness started can outlive it.
     """
     start = time.monotonic()
+    become_subreaper()
     job_dir = Path(tempfile.mkdtemp(prefix="grader-harness-"))
     os.chmod(job_dir, 0o700)
     try:
@@ -58,18 +111,13 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
             "seed": assignment.seed, "check_points": check_points,
         }
         (job_dir / "job.json").write_text(json.dumps(job))
-        boot = ("import sys; sys.path.insert(0, %r); from grader.harness.__main__ import main; "
-                "main()" % str(REPO_ROOT))
         missing_kind, reason = "infrastructure", "the grader stopped before this test ran"
-        with open(job_dir / "harness.log", "wb") as log:
-            try:
-                proc = subprocess.run([sys.executable, "-I", "-c", boot, str(job_dir / "job.json")],
-                                      stdout=log, stderr=subprocess.STDOUT, env=_harness_env(),
-                                      cwd=job_dir, timeout=limits.total_timeout + HARNESS_GRACE)
-                failed = proc.returncode != 0
-            except subprocess.TimeoutExpired:
-                failed, missing_kind = True, "timeout"
-                reason = "the submission used up its total time limit"
+        code = _fork_harness(job, job_dir / "harness.log",
+                             timeout=limits.total_timeout + HARNESS_GRACE)
+        failed = code != 0
+        if code is None:
+            failed, missing_kind = True, "timeout"
+            reason = "the submission used up its total time limit"
         expected, errors, results = read_events(job_dir / "events.jsonl")
         if failed and expected is None:
             tail = (job_dir / "harness.log").read_text(errors="replace")[-2000:]

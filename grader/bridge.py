@@ -93,13 +93,14 @@ class WorkerSession:
     """Owns the current worker for one submission; restarts it after a timeout or crash."""
 
     def __init__(self, sandbox, modules: list[str], *, call_timeout: float = 10.0,
-                 load_timeout: float = 30.0):
+                 load_timeout: float = 10.0, prestarted=None):
         self.sandbox, self.modules = sandbox, modules
         self.call_timeout, self.load_timeout = call_timeout, load_timeout
         self.worker = None
-        self._starting = None  # a worker started ahead of time, not yet loaded
+        self._starting = prestarted  # a worker started ahead of time, not yet loaded
         self._callbacks: dict[int, object] = {}
         self.generation = 0  # bumped on every restart; stale handles are refused
+        self._load_failure: StudentFailure | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def prestart(self) -> None:
@@ -110,12 +111,22 @@ class WorkerSession:
     def _ensure(self):
         if self.worker is not None:
             return self.worker
+        if self._load_failure is not None:
+            # Importing the student's files failed once (syntax error, exception or loop at
+            # import time); it would fail the same way again, so say so without a restart.
+            raise self._load_failure.with_traceback(None)
         worker = self._starting or self.sandbox.start()
         self._starting = None
         self.worker = worker
         self.generation += 1
-        self._request({"op": "load", "dir": worker.student_dir, "modules": self.modules},
-                      timeout=self.load_timeout)
+        try:
+            self._request({"op": "load", "dir": worker.student_dir, "modules": self.modules},
+                          timeout=max(self.load_timeout, self.call_timeout))
+        except StudentFailure as failure:
+            failure.args = (f"importing your files failed: {failure}",)
+            self._load_failure = failure
+            self.discard()
+            raise
         return worker
 
     def discard(self) -> None:

@@ -103,6 +103,28 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
+def kill_descendants() -> None:
+    """Kill every descendant of this process (it must be a subreaper for orphans to count)."""
+    for _ in range(50):
+        pids, frontier = [], [os.getpid()]
+        while frontier:
+            children = [c for p in frontier for c in _children_of(p)]
+            pids += children
+            frontier = children
+        if not pids:
+            return
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for p in pids:
+            try:
+                os.waitpid(p, 0)
+            except ChildProcessError:
+                pass
+
+
 class UidLease:
     """An exclusive worker uid for one job (several jobs may run side by side)."""
 
