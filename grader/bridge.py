@@ -45,6 +45,12 @@ class WorkerCrashed(StudentFailure):
     kind = "crash"
 
 
+class WorkerUnavailable(StudentFailure):
+    """The sandbox could not start a worker: the grader's fault, never the student's."""
+
+    kind = "infrastructure"
+
+
 class BadReply(StudentFailure):
     """The worker sent something that breaks the protocol (forged or corrupted frames)."""
 
@@ -117,6 +123,7 @@ class WorkerSession:
             raise self._load_failure.with_traceback(None)
         worker = self._starting or self.sandbox.start()
         self._starting = None
+        self._wait_ready(worker)
         self.worker = worker
         self.generation += 1
         try:
@@ -128,6 +135,23 @@ class WorkerSession:
             self.discard()
             raise
         return worker
+
+    def _wait_ready(self, worker) -> None:
+        """The worker says hello before it reads any request; if it dies or hangs first, the
+        sandbox is broken (no student code has run), and that is an infrastructure failure."""
+        try:
+            hello = protocol.decode_body(_read_frame(worker, time.monotonic() + 30))
+            if hello == {"ready": True}:
+                return
+            problem = "an unexpected greeting"
+        except (TimeoutError, EOFError, ProtocolError) as e:
+            problem = type(e).__name__
+        worker.kill()
+        log = worker.output.take().strip()[-1500:]
+        self._load_failure = WorkerUnavailable(
+            f"the sandbox could not start the worker ({problem}; {worker.exit_description()})"
+            + (f":\n{log}" if log else ""))
+        raise self._load_failure
 
     def discard(self) -> None:
         if self.worker is not None:

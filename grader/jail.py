@@ -63,16 +63,16 @@ def build_root(spec, root):
             os.symlink(os.readlink(top), root + top)
         elif os.path.isdir(top):
             _bind(root, top)
+    mb = spec["limits"].get("tmp_mb", 64)
+    for tmp in ("/tmp", "/dev/shm"):  # before the binds below, which may live under /tmp
+        os.makedirs(root + tmp, exist_ok=True)
+        _mount("tmpfs", root + tmp, "tmpfs", MS_NOSUID | MS_NODEV,
+               f"size={mb}m,nr_inodes=4096,mode=1777")
     for d in _python_dirs():
         if not os.path.isdir(root + d) or not os.listdir(root + d):
             _bind(root, d)
     _bind(root, spec["package"], target="/opt/grader/grader")
     _bind(root, spec["workdir"], writable=True, target="/submission")
-    mb = spec["limits"].get("tmp_mb", 64)
-    for tmp in ("/tmp", "/dev/shm"):
-        os.makedirs(root + tmp, exist_ok=True)
-        _mount("tmpfs", root + tmp, "tmpfs", MS_NOSUID | MS_NODEV,
-               f"size={mb}m,nr_inodes=4096,mode=1777")
     for dev in ("null", "zero", "urandom", "random"):
         _bind(root, f"/dev/{dev}", writable=True, device=True)
     os.makedirs(root + "/proc", exist_ok=True)

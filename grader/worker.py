@@ -210,6 +210,7 @@ def main() -> None:
     os.set_inheritable(rfd, False)
     os.set_inheritable(wfd, False)
     sys.stdin = open(os.devnull)
+    protocol.write_frame(wfd, protocol.encode({"ready": True}))  # no student code has run yet
     serve(rfd, wfd)
     os._exit(0)
 

@@ -175,3 +175,26 @@ def test_jail_hides_everything_but_the_submission(tmp_path, monkeypatch):
         sandbox.close()
     assert uid != 0
     assert "submission" in top and "work" not in top and "home" not in top and "etc" not in top
+
+
+def test_a_worker_that_cannot_start_is_infrastructure_not_the_students_fault(tmp_path):
+    """If the sandbox is broken, no student code ran: the kind must say so."""
+    from grader.bridge import WorkerUnavailable
+
+    work = write_files(tmp_path / "work", {"mod.py": STUDENT})
+    sandbox = LocalSandbox(work, mode="plain")
+    real_start = sandbox.start
+
+    def broken_start():
+        worker = real_start()
+        worker.kill()  # dies before saying hello, like a jail that failed to mount
+        return worker
+
+    sandbox.start = broken_start
+    session = WorkerSession(sandbox, ["mod"])
+    with pytest.raises(WorkerUnavailable) as err:
+        StudentModules(session, ["mod"]).whoami()
+    assert err.value.kind == "infrastructure"
+    with pytest.raises(WorkerUnavailable):  # and it is not retried for every test
+        StudentModules(session, ["mod"]).whoami()
+    session.close()
