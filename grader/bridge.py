@@ -70,6 +70,8 @@ def _read_frame(worker, deadline: float) -> bytes:
     """Read one frame body from the worker before ``deadline`` (monotonic), or raise.
     Drains the worker's output meanwhile, so that printing never blocks it."""
     fd, out = worker.from_worker, worker.output
+    if fd < 0:
+        raise EOFError
 
     def read(n: int) -> bytes:
         chunks = []
