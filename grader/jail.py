@@ -2,8 +2,9 @@
 
 ``unshare`` has already given this process new mount, PID (we are PID 1), network, IPC and UTS
 namespaces. Here we build a minimal root on a tmpfs: read-only binds of the system and Python
-directories and of the grader package, the private working copy at /submission (read-write,
-owned by the worker uid), a small /tmp, /dev with a few character devices, and a fresh /proc.
+directories and of the grader package, a copy of the private working copy at /submission (on a
+sized tmpfs owned by the worker uid), a small /tmp, /dev with a few character devices, and a
+fresh /proc.
 Then chroot, drop to the worker uid with no groups and no capabilities, set no-new-privs and
 rlimits, and exec the worker. What is not bound does not exist for the student: the hidden tests,
 the reference solutions, other submissions and the harness's files.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import site
 import sys
 
@@ -72,7 +74,14 @@ def build_root(spec, root):
         if not os.path.isdir(root + d) or not os.listdir(root + d):
             _bind(root, d)
     _bind(root, spec["package"], target="/opt/grader/grader")
-    _bind(root, spec["workdir"], writable=True, target="/submission")
+    # The working copy lives on a sized tmpfs: the student can fill it, not the host's disk.
+    os.makedirs(root + "/submission")
+    _mount("tmpfs", root + "/submission", "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={mb}m,nr_inodes=4096,mode=0700")
+    shutil.copytree(spec["workdir"], root + "/submission", symlinks=False, dirs_exist_ok=True)
+    for where, dirs, files in os.walk(root + "/submission"):
+        for name in [""] + dirs + files:
+            os.lchown(os.path.join(where, name), spec["uid"], spec["uid"])
     for dev in ("null", "zero", "urandom", "random"):
         _bind(root, f"/dev/{dev}", writable=True, device=True)
     os.makedirs(root + "/proc", exist_ok=True)

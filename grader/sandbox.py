@@ -268,12 +268,7 @@ class LocalSandbox:
         self.workdir, self.limits, self.output_cap = Path(workdir), limits, output_cap
         self.mode = mode or ("jail" if jail_available() else "plain")
         self._lease = UidLease() if self.mode == "jail" else None
-        if self.mode == "jail":
-            os.chown(self.workdir, self._lease.uid, self._lease.uid)
-            for root, dirs, files in os.walk(self.workdir):
-                for name in dirs + files:
-                    os.lchown(os.path.join(root, name), self._lease.uid, self._lease.uid)
-        else:
+        if self.mode == "plain":
             become_subreaper()
 
     def start(self) -> WorkerProcess:
