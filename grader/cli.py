@@ -96,6 +96,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("grader: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `grader demo | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

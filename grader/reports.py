@@ -26,6 +26,7 @@ def check_report(results: dict) -> str:
     by_problem: dict[str, list[dict]] = {}
     for test in results["tests"]:
         by_problem.setdefault(test["problem"], []).append(test)
+    shown = set()
     for problem, tests in by_problem.items():
         ok = sum(t["status"] == "passed" for t in tests)
         mark = _color("PASS", "32") if ok == len(tests) else _color("FAIL", "31")
@@ -33,8 +34,12 @@ def check_report(results: dict) -> str:
         for t in tests:
             if t["status"] != "passed":
                 lines.append(f"   - {t['name']} [{_KIND_LABEL.get(t['kind'], t['kind'])}]")
-                if t["output"]:
-                    lines.append(_indent(t["output"].rstrip()[:3000]))
+                text = t["output"].rstrip()[:3000]
+                if text in shown:  # e.g. one import error failing every test
+                    lines.append("      (the same as above)")
+                elif text:
+                    shown.add(text)
+                    lines.append(_indent(text))
     lines.append(_summary_tail(results))
     return "\n".join(lines)
 

@@ -84,10 +84,13 @@ def build_results(assignment, expected, suite_errors, results, *, execution_time
     status = "ok"
     if suite_errors or not tests or any(t["kind"] == "infrastructure" for t in tests):
         status = "infrastructure"
-    output = f"{assignment.title}: {score:g} / {assignment.max_score:g} points"
+    # Normally the assignment's total (checked against the tests' points at collection); for
+    # `grader check`, which runs the public tests only, the total of those tests.
+    max_score = sum(t["max_score"] for t in tests) if tests else assignment.max_score
+    output = f"{assignment.title}: {score:g} / {max_score:g} points"
     if suite_errors:
         output += "\nThe grader could not grade this submission:\n" + "\n".join(suite_errors)
-    return {"score": score, "max_score": assignment.max_score,
+    return {"score": score, "max_score": max_score,
             "execution_time": round(execution_time, 3), "output": output,
             "visibility": "visible", "stdout_visibility": "hidden",
             "tests": tests, "assignment": assignment.id, "status": status,
