@@ -25,6 +25,7 @@ MAX_ITEMS = 100_000  # containers, keys and scalars in one frame
 
 # dtype kinds allowed across the boundary: bool, signed/unsigned ints, floats, complex.
 _ALLOWED_KINDS = "biufc"
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
 class ProtocolError(Exception):
@@ -104,6 +105,9 @@ def encode(message, on_object=None) -> bytes:
             return {"$tuple": [enc(x, depth + 1) for x in v]}
         if type(v) is dict:
             return {"$dict": [[enc(k, depth + 1), enc(x, depth + 1)] for k, x in v.items()]}
+        if type(v) is np.random.Generator:
+            # A generator crosses as its bit generator's state: same numbers on both sides.
+            return {"$rng": enc(v.bit_generator.state, depth + 1)}
         if isinstance(v, Handle):
             return {"$handle": v.id, "type": v.type_name, "methods": list(v.methods)}
         if isinstance(v, Callback):
@@ -238,6 +242,17 @@ def decode_body(body: bytes):
                     or not all(isinstance(m, str) and len(m) < 200 for m in methods)):
                 raise ProtocolError("bad handle")
             return Handle(v["$handle"], v["type"][:200], tuple(methods))
+        if tag == "$rng" and len(v) == 1:
+            state = dec(v[tag], depth + 1)
+            name = state.get("bit_generator") if isinstance(state, dict) else None
+            if name not in _BIT_GENERATORS:
+                raise ProtocolError(f"bit generator {str(name)[:40]!r} is not allowed")
+            bit_generator = getattr(np.random, name)()
+            try:
+                bit_generator.state = state
+            except (TypeError, ValueError, KeyError, OverflowError) as e:
+                raise ProtocolError(f"bad random generator state ({type(e).__name__})") from None
+            return np.random.Generator(bit_generator)
         if tag == "$callback" and set(v) == {"$callback", "name"} and type(v["$callback"]) is int:
             return Callback(v["$callback"], str(v["name"])[:100])
         raise ProtocolError(f"unexpected tagged value {tag[:40]!r}")

@@ -1,4 +1,6 @@
 """The wire format: what crosses the boundary survives a round trip, exactly."""
+import struct
+
 import numpy as np
 import pytest
 
@@ -61,3 +63,26 @@ def test_handles_use_the_fallback():
     (handle,) = protocol.decode_body(frame[4:])
     assert isinstance(handle, protocol.Handle)
     assert (handle.id, handle.type_name, handle.methods) == (5, "Thing", ("go",))
+
+
+@pytest.mark.parametrize("bit_generator", ["PCG64", "MT19937", "Philox"])
+def test_random_generators_cross_as_their_state(bit_generator):
+    rng = np.random.Generator(getattr(np.random, bit_generator)(42))
+    rng.standard_normal(3)
+    copy = roundtrip(rng)
+    assert isinstance(copy, np.random.Generator) and copy is not rng
+    assert np.array_equal(copy.permutation(10), rng.permutation(10))
+
+
+def _body(header: bytes) -> bytes:
+    return struct.pack("<II", 0, len(header)) + header
+
+
+@pytest.mark.parametrize("header, message", [
+    (b'{"$rng":{"$dict":[["bit_generator","os.system"]]}}', "not allowed"),
+    (b'{"$rng":{"$dict":[["bit_generator","PCG64"],["state",1]]}}', "bad random generator"),
+])
+def test_a_forged_generator_state_is_refused(header, message):
+    assert protocol.decode_body(_body(b'[1, 2]')) == [1, 2]  # the helper builds valid frames
+    with pytest.raises(protocol.ProtocolError, match=message):
+        protocol.decode_body(_body(header))
