@@ -8,6 +8,7 @@ thin layer over these, so the CLI and the Python API never disagree.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
@@ -106,8 +107,7 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
             "test_dirs": [str(d) for d in test_dirs], "hidden_dirs": [str(d) for d in hidden_dirs],
             "reference_dir": str(reference_dir) if reference_dir else None,
             "problems": [{"id": p.id, "points": p.points} for p in assignment.problems],
-            "limits": {"call_timeout": limits.call_timeout, "total_timeout": limits.total_timeout,
-                       "memory_mb": limits.memory_mb, "output_kb": limits.output_kb},
+            "limits": dataclasses.asdict(limits),
             "seed": assignment.seed, "check_points": check_points,
         }
         (job_dir / "job.json").write_text(json.dumps(job))

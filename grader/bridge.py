@@ -260,6 +260,11 @@ class WorkerSession:
                         self._wrap(reply.get("kwargs", {})))
         return self._wrap(reply["ok"])
 
+    def request(self, message: dict, *, timeout=None):
+        """Send one raw request (e.g. the bench's prepare/run) and return its decoded result."""
+        self._ensure()
+        return self._wrap(self._request(message, timeout=timeout)["ok"])
+
     def getattr(self, target, name):
         self._ensure()
         return self._wrap(self._request({"op": "getattr", "target": target, "name": name})["ok"])
@@ -353,3 +358,9 @@ class StudentModules:
         if self._module is None and name in self._modules:
             return StudentModules(self._session, self._modules, name)
         return Remote(self._session, self._module, name)
+
+    def __call__(self, *args, **kwargs):
+        """``student.affine(...)`` when ``affine`` names both a file and its function."""
+        if self._module is None:
+            raise TypeError("the student fixture is not callable")
+        return Remote(self._session, self._module, self._module)(*args, **kwargs)

@@ -23,6 +23,7 @@ class Limits:
     total_timeout: float = 300.0  # seconds for a whole submission
     memory_mb: int = 1024        # address space of the worker
     output_kb: int = 64          # student output kept per test
+    max_speed_ratio: float = 3.0  # default limit of bench.compare (student / reference time)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ _TOP_KEYS = {"id": str, "title": str, "title_zh": str, "files": list, "problems"
 _REQUIRED = ("id", "title", "files", "problems")
 _PROBLEM_KEYS = {"id": str, "title": str, "points": (int, float)}
 _LIMIT_KEYS = {"call_timeout": (int, float), "total_timeout": (int, float),
-               "memory_mb": int, "output_kb": int}
+               "memory_mb": int, "output_kb": int, "max_speed_ratio": (int, float)}
 
 
 def _type_name(t) -> str:

@@ -40,7 +40,9 @@ def _test_output(meta: dict, result: dict) -> str:
         return "" if meta["hidden"] else result.get("output", "")
     if meta["hidden"] and kind not in ("infrastructure",):
         hint = meta.get("hint") or "a hidden test"
-        return f"{kind.replace('_', ' ')}: {hint}"
+        ratio = result.get("measured", {}).get("speed_ratio")
+        measured = f" (measured {ratio:.1f}x the reference's time)" if ratio else ""
+        return f"{kind.replace('_', ' ')}: {hint}{measured}"
     parts = [result.get("message", "")]
     if result.get("output"):
         parts.append("Your code printed:\n" + result["output"])
@@ -71,7 +73,7 @@ def build_results(assignment, expected, suite_errors, results, *, execution_time
         }
         measured = {k: v for k, v in result.get("measured", {}).items()
                     if isinstance(v, (int, float)) and math.isfinite(v)}
-        if measured and not meta["hidden"]:
+        if measured:  # numbers only (ratios, gradient errors): nothing of the test's data
             entry["extra_data"] = measured
         tests.append(entry)
     score = sum(t["score"] for t in tests)

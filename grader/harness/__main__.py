@@ -54,7 +54,10 @@ def run(job: dict, sandbox=None, worker=None) -> int:
             args = ["-c", str(ini), "--rootdir", str(harness_dir), "-p", "no:cacheprovider",
                     "-p", "no:stepwise", "--import-mode=importlib", "-q", "--no-header", "--tb=no",
                     "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *job["test_dirs"]]
-            return int(pytest.main(args, plugins=[plugin]))
+            try:
+                return int(pytest.main(args, plugins=[plugin]))
+            finally:
+                plugin.close()
     finally:
         if session is not None:
             session.close()

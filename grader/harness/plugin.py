@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -22,6 +24,8 @@ import pytest
 
 from grader import testing
 from grader.bridge import StudentFailure, StudentModules, WorkerSession
+from grader.harness.bench import Bench, TooSlow
+from grader.sandbox import LocalSandbox
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 MARKERS = {
@@ -44,6 +48,7 @@ class GradingPlugin:
         self.errors: list[str] = []
         self._student = StudentModules(session, job["modules"]) if session else None
         self._reference = None
+        self._ref_session = None
 
     # -- configuration ----------------------------------------------------------------------
     def pytest_configure(self, config):
@@ -111,6 +116,35 @@ class GradingPlugin:
         return self._reference
 
     @pytest.fixture
+    def bench(self):
+        if self._student is None or not self.job.get("reference_dir"):
+            pytest.fail("timing needs the reference solution (hidden tests only)", pytrace=False)
+        return Bench(self.session, self._reference_session(),
+                     default_limit=self.job["limits"].get("max_speed_ratio", 3.0),
+                     compare=testing.assert_close, record=testing.record)
+
+    def _reference_session(self) -> WorkerSession:
+        """A second sandboxed worker holding only the reference files (for timing)."""
+        if self._ref_session is None:
+            work = Path(tempfile.mkdtemp(prefix="grader-reference-"))
+            for name in self.job["modules"]:
+                shutil.copy(Path(self.job["reference_dir"]) / f"{name}.py", work / f"{name}.py")
+            sandbox = LocalSandbox(work, self.session.sandbox.limits,
+                                   output_cap=self.session.sandbox.output_cap)
+            self._ref_session = WorkerSession(sandbox, self.job["modules"],
+                                              call_timeout=self.job["limits"]["call_timeout"])
+            self._ref_cleanup = (sandbox, work)
+        return self._ref_session
+
+    def close(self) -> None:
+        if self._ref_session is not None:
+            self._ref_session.close()
+            sandbox, work = self._ref_cleanup
+            sandbox.close()
+            shutil.rmtree(work, ignore_errors=True)
+            self._ref_session = None
+
+    @pytest.fixture
     def rng(self, request):
         seed = zlib.crc32(f"{self.job.get('seed', 0)}:{request.node.nodeid}".encode())
         return np.random.default_rng(seed)
@@ -165,6 +199,8 @@ def _classify(excinfo, in_setup: bool) -> tuple[str, str]:
     if excinfo is None:
         return "error", "the test did not pass"
     exc = excinfo.value
+    if isinstance(exc, TooSlow):
+        return "too_slow", str(exc)
     if isinstance(exc, StudentFailure):
         return exc.kind, str(exc)
     if isinstance(exc, TotalTimeExceeded):

@@ -1,0 +1,164 @@
+"""The bench fixture: too slow is caught with both times and the ratio; cheats do not help."""
+import pytest
+
+from grader.api import grade
+from tests.conftest import write_files
+
+REFERENCE = """
+    import numpy as np
+
+    def affine(x, w, b):
+        return x @ w + b, (x, w)
+
+    def affine_backward(d_out, cache):
+        x, w = cache
+        return d_out @ w.T, x.T @ d_out, d_out.sum(axis=0)
+"""
+
+SUBMISSIONS = {
+    "vectorized": """
+        import numpy as np
+
+        def affine(x, w, b):
+            out = np.dot(x, w) + b
+            return out, (x, w)
+
+        def affine_backward(d_out, cache):
+            x, w = cache
+            return np.dot(d_out, w.T), np.dot(x.T, d_out), np.sum(d_out, axis=0)
+    """,
+    "per_sample_loop": """
+        import numpy as np
+
+        def affine(x, w, b):
+            out = np.zeros((x.shape[0], w.shape[1]))
+            for n in range(x.shape[0]):
+                for j in range(w.shape[1]):
+                    out[n, j] = float(np.sum(x[n] * w[:, j])) + b[j]
+            return out, (x, w)
+
+        def affine_backward(d_out, cache):
+            x, w = cache
+            return d_out @ w.T, x.T @ d_out, d_out.sum(axis=0)
+    """,
+    # Cheat 1: fake the clock in its own process. The harness times from outside.
+    "fakes_the_clock": """
+        import time, numpy as np
+        time.perf_counter = lambda: 0.0
+        time.monotonic = lambda: 0.0
+        def affine(x, w, b):
+            out = np.zeros((x.shape[0], w.shape[1]))
+            for n in range(x.shape[0]):
+                for j in range(w.shape[1]):
+                    out[n, j] = float(np.sum(x[n] * w[:, j])) + b[j]
+            return out, (x, w)
+        def affine_backward(d_out, cache):
+            x, w = cache
+            return d_out @ w.T, x.T @ d_out, d_out.sum(axis=0)
+    """,
+    # Cheat 2: return at once and fill the result from a background thread.
+    "fills_later": """
+        import threading, numpy as np
+        def affine(x, w, b):
+            out = np.zeros((x.shape[0], w.shape[1]))
+            def work():
+                out[...] = x @ w + b
+            threading.Timer(0.05, work).start()
+            return out, (x, w)
+        def affine_backward(d_out, cache):
+            x, w = cache
+            return d_out @ w.T, x.T @ d_out, d_out.sum(axis=0)
+    """,
+    # Cheat 3: fast and wrong.
+    "fast_but_wrong": """
+        import numpy as np
+        def affine(x, w, b):
+            return x @ w, (x, w)
+        def affine_backward(d_out, cache):
+            x, w = cache
+            return d_out @ w.T, x.T @ d_out, d_out.sum(axis=0)
+    """,
+}
+
+
+@pytest.fixture(scope="module")
+def timing_solutions(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench") / "solutions"
+    write_files(root / "timed", {
+        "assignment.yaml": """
+            id: timed
+            title: Timed
+            files: [affine.py]
+            limits: {call_timeout: 5, max_speed_ratio: 3}
+            problems:
+              - {id: speed, title: Speed, points: 2}
+        """,
+        "affine.py": REFERENCE,
+        "tests/public/test_public.py": """
+            import pytest
+            from grader.testing import assert_close
+            import numpy as np
+
+            @pytest.mark.problem("speed")
+            def test_shape(student):
+                out, _ = student.affine(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4))
+                assert_close(out, np.full((2, 4), 3.0))
+        """,
+        "tests/hidden/test_speed.py": """
+            import pytest
+            from grader.testing import Random
+
+            @pytest.mark.problem("speed")
+            @pytest.mark.timeout(30)
+            def test_forward_speed(bench):
+                \"\"\"affine must be vectorized\"\"\"
+                bench.compare("affine", Random((200, 64)), Random((64, 32)), Random((32,)),
+                              index=0)
+        """,
+    })
+    return root
+
+
+def graded(timing_solutions, tmp_path, name):
+    sub = write_files(tmp_path / name, {"affine.py": SUBMISSIONS[name]})
+    results = grade(sub, assignment="timed", solutions=timing_solutions)
+    return next(t for t in results["tests"] if t["name"] == "test_forward_speed"), results
+
+
+def test_vectorized_passes_and_reports_the_ratio(timing_solutions, tmp_path):
+    test, _ = graded(timing_solutions, tmp_path, "vectorized")
+    assert test["kind"] == "passed", test["output"]
+
+
+@pytest.mark.parametrize("name", ["per_sample_loop", "fakes_the_clock"])
+def test_loops_are_too_slow_with_both_times_and_the_ratio(timing_solutions, tmp_path, name):
+    test, results = graded(timing_solutions, tmp_path, name)
+    assert test["kind"] == "too_slow" and test["score"] == 0
+    assert results["score"] == 1  # the public test still passes
+
+
+def test_too_slow_message_gives_times_and_ratio(timing_solutions, tmp_path, monkeypatch):
+    # Hidden tests show only the hint; read the full message from the harness events instead.
+    from grader.harness.bench import Bench, Random, TooSlow
+
+    class Session:
+        def __init__(self, seconds):
+            self.seconds = seconds
+
+        def request(self, message, timeout=None):
+            if message["op"] == "run":
+                import time
+                time.sleep(self.seconds)
+            return 1.0
+
+    bench = Bench(Session(0.02), Session(0.002), default_limit=3, compare=lambda *a, **k: None,
+                  record=lambda **k: None)
+    with pytest.raises(TooSlow, match=r"takes 2\d(\.\d+)? ms; the reference takes 2(\.\d+)? ms .*"
+                                      r"\d+\.\dx slower, the limit is 3x"):
+        bench.compare("affine", Random((2, 2)))
+
+
+@pytest.mark.parametrize("name", ["fills_later", "fast_but_wrong"])
+def test_fast_wrong_results_fail_as_wrong_answers(timing_solutions, tmp_path, name):
+    test, _ = graded(timing_solutions, tmp_path, name)
+    assert test["kind"] == "wrong_answer" and test["score"] == 0
