@@ -5,6 +5,7 @@ thin layer over these, so the CLI and the Python API never disagree.
 ``check``   a student's folder against the public tests of its release           (students)
 ``demo``    grade the bundled example submissions and return their results
 ``release`` generate a student release from ``solutions/<id>``                  (instructors)
+``validate`` reference full marks, skeleton zero, every mutant caught          (instructors)
 """
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def _fork_harness(job: dict, log_path: Path, *, timeout: float) -> int | None:
 
 
 def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, reference_dir=None,
-                check_points=True) -> dict:
+                check_points=True, only=None) -> dict:
     """Run the trusted harness in its own process on a prepared working copy; return results.
 
     The harness is a forked child so that each grading run starts from a clean pytest and a
@@ -108,7 +109,8 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
             "reference_dir": str(reference_dir) if reference_dir else None,
             "problems": [{"id": p.id, "points": p.points} for p in assignment.problems],
             "limits": dataclasses.asdict(limits),
-            "seed": assignment.seed, "check_points": check_points,
+            "seed": assignment.seed, "check_points": check_points and not only,
+            "only": list(only or []),
         }
         (job_dir / "job.json").write_text(json.dumps(job))
         missing_kind, reason = "infrastructure", "the grader stopped before this test ran"
@@ -138,10 +140,11 @@ def _private_copy(submission: Path, into: Path) -> Path:
     return work
 
 
-def grade(submission, *, assignment: str, output=None, solutions=None) -> dict:
+def grade(submission, *, assignment: str, output=None, solutions=None, only=None) -> dict:
     """Grade one submission (a folder or a .zip) with every test of ``assignment``.
 
     Writes ``output/results.json`` when ``output`` is given and returns the results dict.
+    ``only`` restricts grading to the named test functions (used to validate mutants).
     """
     spec = config_mod.find_assignment(assignment, solutions=solutions)
     jobs = Path(tempfile.mkdtemp(prefix="grader-job-"))
@@ -150,7 +153,7 @@ def grade(submission, *, assignment: str, output=None, solutions=None) -> dict:
         work = _private_copy(Path(submission), jobs)
         results = run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
                               hidden_dirs=[spec.hidden_tests], workdir=work,
-                              reference_dir=spec.root)
+                              reference_dir=spec.root, only=only)
     finally:
         shutil.rmtree(jobs, ignore_errors=True)
     results["submission"] = Path(submission).name
@@ -210,6 +213,12 @@ def demo(*, assignments: tuple[str, ...] = ("hw1_graph",), output=None, progress
             if progress:
                 progress(results)
     return graded
+
+
+def validate(assignment: str, *, solutions=None, progress=None) -> list:
+    """Reference full marks, skeleton zero, every mutant caught; a list of checks."""
+    from grader.validate import validate as _validate
+    return _validate(assignment, solutions=solutions, progress=progress)
 
 
 def release(assignment: str, *, solutions=None, out=None) -> Path:

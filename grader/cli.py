@@ -54,6 +54,17 @@ def cmd_release(args) -> int:
     return 0
 
 
+def cmd_validate(args) -> int:
+    def progress(check):
+        mark = "ok  " if check.ok else "FAIL"
+        print(f"{mark} {check.what}: {check.detail}", flush=True)
+
+    checks = api.validate(args.assignment, solutions=args.solutions, progress=progress)
+    bad = [c for c in checks if not c.ok]
+    print(f"{len(checks) - len(bad)}/{len(checks)} checks passed")
+    return 1 if bad else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Sandboxed autograder for the "
                                      "neural-network course.")
@@ -77,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignment", action="append", help="assignment id (repeatable)")
     p.add_argument("--output", default=None, help="also write each results.json under here")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("validate", help="reference full marks, skeleton zero, mutants caught")
+    p.add_argument("assignment")
+    p.add_argument("--solutions", default=None)
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("release", help="generate assignments/<id> from solutions/<id>")
     p.add_argument("assignment")

@@ -74,6 +74,11 @@ class GradingPlugin:
 
     # -- collection -------------------------------------------------------------------------
     def pytest_collection_modifyitems(self, session, config, items):
+        if self.job.get("only"):  # validation of a mutant: just the tests meant to catch it
+            wanted = set(self.job["only"])
+            deselected = [i for i in items if getattr(i, "originalname", i.name) not in wanted]
+            items[:] = [i for i in items if getattr(i, "originalname", i.name) in wanted]
+            config.hook.pytest_deselected(items=deselected)
         problems = {p["id"] for p in self.job["problems"]}
         for item in items:
             meta = self._meta(item)

@@ -1,0 +1,67 @@
+"""`grader validate`: the suite of every assignment catches its mutants; the checks can fail."""
+import pytest
+
+from grader.config import solutions_dir
+from grader.errors import ConfigError
+from grader.validate import validate
+from tests.conftest import write_files
+
+ASSIGNMENTS = sorted(p.parent.name for p in solutions_dir().glob("*/assignment.yaml"))
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_assignment_validates(assignment):
+    checks = validate(assignment)
+    assert [c for c in checks if not c.ok] == []
+    assert checks[0].what == "reference scores full marks"
+
+
+def mutant(solutions, name, text):
+    write_files(solutions / "mini" / "mutants", {f"{name}.yaml": text})
+
+
+def test_a_caught_mutant_and_a_surviving_one(mini_solutions, tmp_path):
+    mutant(mini_solutions, "forgets_dout", """
+        description: backward ignores d_out
+        file: graph.py
+        replace:
+          - old: "return d_out * self.y, d_out * self.x"
+            new: "return self.y, self.x"
+        caught_by: [test_backward]
+    """)
+    mutant(mini_solutions, "harmless", """
+        description: a change no test can see
+        file: graph.py
+        replace:
+          - {old: "return 2 * x", new: "return x + x"}
+        caught_by: [test_double]
+    """)
+    checks = {c.what: c for c in validate("mini", solutions=mini_solutions,
+                                          release_dir=tmp_path / "none")}
+    assert checks["mutant forgets_dout is caught"].ok
+    assert "wrong_answer" in checks["mutant forgets_dout is caught"].detail
+    assert not checks["mutant harmless is caught"].ok
+    assert "passes test_double" in checks["mutant harmless is caught"].detail
+    assert not checks["skeleton scores zero"].ok  # no release there: reported, not skipped
+
+
+def test_a_mutant_whose_text_is_ambiguous_is_an_error(mini_solutions, tmp_path):
+    mutant(mini_solutions, "ambiguous", """
+        description: matches twice
+        file: graph.py
+        replace: [{old: "return", new: "return"}]
+        caught_by: [test_backward]
+    """)
+    with pytest.raises(ConfigError, match="occurs 3 times"):
+        validate("mini", solutions=mini_solutions, release_dir=tmp_path)
+
+
+def test_a_mutant_naming_an_unknown_test_fails(mini_solutions, tmp_path):
+    mutant(mini_solutions, "typo", """
+        description: names a test that does not exist
+        file: graph.py
+        replace: [{old: "return 2 * x", new: "return 3 * x"}]
+        caught_by: [test_dubble]
+    """)
+    checks = validate("mini", solutions=mini_solutions, release_dir=tmp_path)
+    assert "no such test: test_dubble" in checks[-1].detail and not checks[-1].ok
