@@ -1,0 +1,62 @@
+"""Scoring: only an explicit pass scores; what did not run scores zero; the file is safe JSON."""
+import json
+
+import pytest
+
+from grader.config import Assignment, Problem
+from grader.scoring import build_results, read_events, write_json_atomic
+
+SPEC = Assignment(id="demo", title="Demo", files=("graph.py",),
+                  problems=(Problem("p", "P", 3.0),))
+EXPECTED = [
+    {"id": f"t{i}", "name": f"test_{i}", "problem": "p", "points": 1, "visibility": "visible",
+     "hidden": i == 2, "hint": "think about d_out"} for i in range(3)
+]
+
+
+def results_for(events):
+    return build_results(SPEC, EXPECTED, [], events, execution_time=1.0)
+
+
+def test_only_explicit_passes_score():
+    res = results_for({
+        "t0": {"outcome": "passed", "kind": "passed"},
+        "t1": {"outcome": "passed", "kind": "wrong_answer"},  # inconsistent: not a pass
+    })
+    assert [t["score"] for t in res["tests"]] == [1.0, 0.0, 0.0]
+    assert res["tests"][2]["kind"] == "infrastructure"  # never ran
+    assert res["score"] == 1.0 and res["max_score"] == 3.0 and res["status"] == "infrastructure"
+
+
+def test_hidden_failures_show_only_kind_and_hint():
+    res = results_for({"t2": {"outcome": "failed", "kind": "wrong_answer",
+                              "message": "dx[0] is 0.3; expected 0.6", "output": "secret"}})
+    assert res["tests"][2]["output"] == "wrong answer: think about d_out"
+
+
+def test_unknown_kinds_become_error():
+    res = results_for({"t0": {"outcome": "failed", "kind": "made_up", "message": "x"}})
+    assert res["tests"][0]["kind"] == "error"
+
+
+def test_no_collection_means_infrastructure():
+    res = build_results(SPEC, None, [], {}, execution_time=0.1)
+    assert res["status"] == "infrastructure" and res["score"] == 0
+
+
+def test_events_cut_short_are_tolerated(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps({"event": "expected", "tests": EXPECTED}) + "\n"
+                    + json.dumps({"event": "result", "id": "t0", "outcome": "passed",
+                                  "kind": "passed"}) + "\n{\"event\": \"resu")
+    expected, errors, results = read_events(path)
+    assert len(expected) == 3 and list(results) == ["t0"]
+
+
+def test_results_json_is_written_atomically_and_refuses_nan(tmp_path):
+    target = tmp_path / "out" / "results.json"
+    write_json_atomic(target, {"score": 1.0})
+    with pytest.raises(ValueError):
+        write_json_atomic(target, {"score": float("nan")})
+    assert json.loads(target.read_text()) == {"score": 1.0}  # the good file survives
+    assert [p.name for p in target.parent.iterdir()] == ["results.json"]  # no temp left
