@@ -1,6 +1,6 @@
 """The local sandbox: starts the untrusted worker and kills it, whole, when asked.
 
-Two modes, chosen automatically:
+Three modes; ``GRADER_SANDBOX_MODE`` picks one, else jail as root and plain otherwise:
 
 ``jail`` (the grader runs as root, the usual case in CI and in the Docker image's harness):
     ``unshare`` gives the worker new mount, PID, network (no interfaces), IPC and UTS namespaces;
@@ -9,6 +9,10 @@ Two modes, chosen automatically:
     no-new-privs and exec's the worker. The worker is PID 1 of its namespace, so killing it kills
     every process it started, ``setsid`` daemons included. Hidden tests, reference solutions,
     other submissions and the harness's files are not in its file system at all.
+``uid`` (root without namespaces: the harness inside the Docker image, whose container already
+    has no network, a read-only root and its own PID namespace): the worker is dropped to a
+    leased unprivileged uid with no-new-privs and rlimits; its files are its own, the hidden
+    tests and solutions are root-only; killing is by uid.
 ``plain`` (not root): a subprocess in a new session with a clean environment, ``python -I``,
     rlimits and a private working copy. The harness is a child subreaper, so orphans of the
     worker (double forks, ``setsid``) come back to it and are killed. It runs with the grader's
@@ -73,9 +77,24 @@ def set_limits(limits: WorkerLimits, *, processes: int | None = None) -> None:
         resource.setrlimit(res, (value, value))
 
 
+MODES = ("jail", "uid", "plain")
+
+
+def default_mode() -> str:
+    """GRADER_SANDBOX_MODE if set; else jail as root (when namespaces work), else plain."""
+    mode = os.environ.get("GRADER_SANDBOX_MODE", "")
+    if mode:
+        return mode
+    return "jail" if os.geteuid() == 0 and shutil.which("unshare") else "plain"
+
+
 def jail_available() -> bool:
-    return os.geteuid() == 0 and shutil.which("unshare") is not None and \
-        os.environ.get("GRADER_SANDBOX_MODE", "") != "plain"
+    return default_mode() == "jail"
+
+
+def _no_new_privs() -> None:
+    if ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError("prctl(PR_SET_NO_NEW_PRIVS) failed")
 
 
 def become_subreaper() -> None:
@@ -266,9 +285,16 @@ class LocalSandbox:
     def __init__(self, workdir: Path, limits: WorkerLimits = WorkerLimits(), *,
                  output_cap: int = 64 * 1024, mode: str | None = None):
         self.workdir, self.limits, self.output_cap = Path(workdir), limits, output_cap
-        self.mode = mode or ("jail" if jail_available() else "plain")
-        self._lease = UidLease() if self.mode == "jail" else None
-        if self.mode == "plain":
+        self.mode = mode or default_mode()
+        if self.mode not in MODES:
+            raise ValueError(f"unknown sandbox mode {self.mode!r} (known: {', '.join(MODES)})")
+        self._lease = UidLease() if self.mode in ("jail", "uid") else None
+        if self.mode == "uid":  # the worker reads its files in place: make them its own
+            for root, dirs, files in os.walk(self.workdir):
+                for name in [""] + dirs + files:
+                    os.lchown(os.path.join(root, name), self._lease.uid, self._lease.uid)
+            os.chmod(self.workdir, 0o700)
+        if self.mode != "jail":
             become_subreaper()
 
     def start(self) -> WorkerProcess:
@@ -288,6 +314,15 @@ class LocalSandbox:
                     "import sys; sys.path.insert(0, %r); from grader.jail import main; main()"
                     % PACKAGE_PARENT, json.dumps(spec)]
             preexec = None
+        elif self.mode == "uid":
+            argv, limits, uid = worker_argv, self.limits, self._lease.uid
+
+            def preexec():  # in the child, before exec: limits, then drop to the worker uid
+                set_limits(limits)
+                os.setgroups([])
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+                _no_new_privs()
         else:
             argv = worker_argv
             limits = self.limits
