@@ -89,7 +89,7 @@ def _fork_harness(job: dict, log_path: Path, *, timeout: float) -> int | None:
 
 
 def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, reference_dir=None,
-                check_points=True, only=None) -> dict:
+                check_points=True, only=None, harness_dir=None) -> dict:
     """Run the trusted harness in its own process on a prepared working copy; return results.
 
     The harness is a forked child so that each grading run starts from a clean pytest and a
@@ -98,7 +98,11 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
     """
     start = time.monotonic()
     become_subreaper()
-    job_dir = Path(tempfile.mkdtemp(prefix="grader-harness-"))
+    if harness_dir is not None:  # kept for the caller (the Docker backend reads its events)
+        job_dir = Path(harness_dir)
+        job_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    else:
+        job_dir = Path(tempfile.mkdtemp(prefix="grader-harness-"))
     os.chmod(job_dir, 0o700)
     try:
         limits = assignment.limits
@@ -128,7 +132,8 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
                              execution_time=time.monotonic() - start,
                              missing_kind=missing_kind, missing_reason=reason)
     finally:
-        shutil.rmtree(job_dir, ignore_errors=True)
+        if harness_dir is None:
+            shutil.rmtree(job_dir, ignore_errors=True)
 
 
 def _private_copy(submission: Path, into: Path) -> Path:
@@ -140,22 +145,36 @@ def _private_copy(submission: Path, into: Path) -> Path:
     return work
 
 
-def grade(submission, *, assignment: str, output=None, solutions=None, only=None) -> dict:
-    """Grade one submission (a folder or a .zip) with every test of ``assignment``.
-
-    Writes ``output/results.json`` when ``output`` is given and returns the results dict.
-    ``only`` restricts grading to the named test functions (used to validate mutants).
-    """
-    spec = config_mod.find_assignment(assignment, solutions=solutions)
+def run_submission(spec, submission: Path, *, only=None, harness_dir=None) -> dict:
+    """Grade one submission with the local sandbox: private copy, harness, results."""
     jobs = Path(tempfile.mkdtemp(prefix="grader-job-"))
-    os.chmod(jobs, 0o711)  # the jail's uid must reach work/, nothing else
+    os.chmod(jobs, 0o711)  # the worker's uid must reach work/, nothing else
     try:
         work = _private_copy(Path(submission), jobs)
-        results = run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
-                              hidden_dirs=[spec.hidden_tests], workdir=work,
-                              reference_dir=spec.root, only=only)
+        return run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
+                           hidden_dirs=[spec.hidden_tests], workdir=work,
+                           reference_dir=spec.root, only=only, harness_dir=harness_dir)
     finally:
         shutil.rmtree(jobs, ignore_errors=True)
+
+
+def grade(submission, *, assignment: str, output=None, solutions=None, only=None,
+          backend: str = "local", image: str | None = None) -> dict:
+    """Grade one submission (a folder or a .zip) with every test of ``assignment``.
+
+    ``backend`` is ``local`` (the embedded sandbox) or ``docker`` (one hardened container from
+    the autograder ``image``). Writes ``output/results.json`` when ``output`` is given and
+    returns the results dict. ``only`` restricts grading to the named test functions (used to
+    validate mutants).
+    """
+    spec = config_mod.find_assignment(assignment, solutions=solutions)
+    if backend == "docker":
+        from grader.backends.docker import grade_in_container
+        results = grade_in_container(spec, Path(submission), image=image)
+    elif backend == "local":
+        results = run_submission(spec, Path(submission), only=only)
+    else:
+        raise GraderError(f"unknown backend {backend!r} (use local or docker)")
     results["submission"] = Path(submission).name
     if output is not None:
         write_json_atomic(Path(output) / "results.json", results)

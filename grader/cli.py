@@ -26,7 +26,7 @@ def cmd_check(args) -> int:
 
 def cmd_grade(args) -> int:
     results = api.grade(args.submission, assignment=args.assignment, output=args.output,
-                        solutions=args.solutions)
+                        solutions=args.solutions, backend=args.backend, image=args.image)
     print(reports.grade_summary(results))
     if args.output:
         print(f"results written to {args.output}/results.json")
@@ -65,6 +65,25 @@ def cmd_validate(args) -> int:
     return 1 if bad else 0
 
 
+def cmd_batch(args) -> int:
+    from grader import batch
+    summary = batch.batch(args.submissions, assignment=args.assignment, out=args.out,
+                          backend=args.backend, jobs=args.jobs, scheduler=args.scheduler,
+                          regrade=args.regrade, image=args.image)
+    print(reports.batch_summary(summary), end="")
+    print(f"gradebook: {args.out}/gradebook.csv" + (f", picture: {summary['picture']}"
+                                                    if summary.get("picture") else ""))
+    return 3 if summary["statuses"].get("infrastructure") else 0
+
+
+def cmd_image_build(args) -> int:
+    from grader import image
+    info = image.build(assignments=args.assignment, base=args.base, tag=args.tag)
+    print(f"built {info['tag']} with {', '.join(info['assignments'])}: "
+          f"{info['size_mb']:.0f} MB (target: under 400 MB)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Sandboxed autograder for the "
                                      "neural-network course.")
@@ -81,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default=_default(api.grade, "output"),
                    help="folder for results.json")
     p.add_argument("--solutions", default=None, help="solutions folder (default: the repo's)")
+    p.add_argument("--backend", default=_default(api.grade, "backend"),
+                   choices=["local", "docker"])
+    p.add_argument("--image", default=None, help="autograder image (docker backend)")
     p.add_argument("--json", action="store_true", help="also print results.json")
     p.set_defaults(func=cmd_grade)
 
@@ -93,6 +115,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment")
     p.add_argument("--solutions", default=None)
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("batch", help="grade a whole class in parallel; write a gradebook")
+    p.add_argument("submissions", help="folder of student folders/zips, a zip of those, or an "
+                   "nbgrader course folder (submitted/<student>/<assignment>/)")
+    p.add_argument("--assignment", required=True)
+    p.add_argument("--out", required=True, help="output folder (results, feedback, gradebook)")
+    p.add_argument("--backend", default="local", choices=["local", "docker"])
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address (multi-machine)")
+    p.add_argument("--regrade", action="store_true", help="grade again what is already graded")
+    p.add_argument("--image", default=None, help="autograder image (docker backend)")
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("image", help="the autograder Docker image")
+    image_sub = p.add_subparsers(dest="image_command", required=True)
+    p = image_sub.add_parser("build", help="build the image (no network needed inside)")
+    p.add_argument("--assignment", action="append", help="assignment to include (default: all)")
+    p.add_argument("--base", default="python:3.11-slim", help="base image (ARG BASE_IMAGE)")
+    p.add_argument("--tag", default="nn-grader/autograder:latest")
+    p.set_defaults(func=cmd_image_build)
 
     p = sub.add_parser("release", help="generate assignments/<id> from solutions/<id>")
     p.add_argument("assignment")

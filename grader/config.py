@@ -5,6 +5,7 @@ fix a typo without reading a traceback.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,7 +168,8 @@ def load_assignment(path: Path | str, *, require_sources: bool = True) -> Assign
 
 
 def solutions_dir() -> Path:
-    return REPO_ROOT / "solutions"
+    """The instructor's assignments: GRADER_SOLUTIONS, else the repository's solutions/."""
+    return Path(os.environ.get("GRADER_SOLUTIONS") or REPO_ROOT / "solutions")
 
 
 def find_assignment(assignment_id: str, *, solutions: Path | None = None) -> Assignment:

@@ -80,3 +80,56 @@ def demo_table(all_results: list[dict]) -> str:
     out = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
     out += [fmt.format(*row) for row in rows]
     return "\n".join(out)
+
+
+def feedback(results: dict) -> str:
+    """A student's feedback file: the score, then every test (hidden ones: kind and hint)."""
+    lines = [results.get("output", "").splitlines()[0] if results.get("output") else "", ""]
+    for t in results.get("tests", []):
+        mark = "ok  " if t["status"] == "passed" else "FAIL"
+        lines.append(f"{mark} [{t['problem']}] {t['name']}  {t['score']:g}/{t['max_score']:g}")
+        if t["status"] != "passed" and t["output"]:
+            lines.append(_indent(t["output"].rstrip()[:2000]))
+    if not results.get("tests"):
+        lines.append(results.get("output", ""))
+    return "\n".join(lines) + "\n"
+
+
+def batch_summary(summary: dict) -> str:
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(summary["statuses"].items()))
+    lines = [f"{summary['assignment']}: {summary['graded']}/{summary['students']} students graded"
+             f" ({summary.get('graded_now', 0)} now, {summary.get('skipped', 0)} already done)",
+             f"status: {statuses or '-'}",
+             f"score: mean {summary['mean']:.2f}, median {summary['median']:g} "
+             f"of {summary['max_score']:g}",
+             "slowest: " + ", ".join(f"{s['student']} {s['seconds']:.1f} s"
+                                     for s in summary["slowest"])]
+    return "\n".join(lines) + "\n"
+
+
+def batch_picture(out, spec, rows: list[dict]):
+    """summary.png: the score distribution and each problem's full-marks rate."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    if not rows:
+        return None
+    totals = [float(r["total"]) for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.hist(totals, bins=min(20, max(5, len(set(totals)))), range=(0, spec.max_score),
+              color="#4c72b0", edgecolor="white")
+    left.set(title=f"{spec.id}: score distribution (n={len(rows)})",
+             xlabel=f"score (of {spec.max_score:g})", ylabel="students")
+    rates = [100 * sum(float(r[p.id]) >= p.points for r in rows) / len(rows)
+             for p in spec.problems]
+    right.barh([p.id for p in spec.problems], rates, color="#55a868")
+    right.set(title="full marks per problem", xlabel="% of students", xlim=(0, 100))
+    right.invert_yaxis()
+    fig.tight_layout()
+    path = out / "summary.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return str(path)

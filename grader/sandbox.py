@@ -290,10 +290,13 @@ class LocalSandbox:
             raise ValueError(f"unknown sandbox mode {self.mode!r} (known: {', '.join(MODES)})")
         self._lease = UidLease() if self.mode in ("jail", "uid") else None
         if self.mode == "uid":  # the worker reads its files in place: make them its own
-            for root, dirs, files in os.walk(self.workdir):
-                for name in [""] + dirs + files:
-                    os.lchown(os.path.join(root, name), self._lease.uid, self._lease.uid)
+            # Root in the container has no CAP_FOWNER/DAC_OVERRIDE: chmod while it still owns
+            # the folder, and chown bottom-up so it never needs to enter a folder it gave away.
             os.chmod(self.workdir, 0o700)
+            for root, dirs, files in os.walk(self.workdir, topdown=False):
+                for name in files + dirs:
+                    os.lchown(os.path.join(root, name), self._lease.uid, self._lease.uid)
+            os.lchown(self.workdir, self._lease.uid, self._lease.uid)
         if self.mode != "jail":
             become_subreaper()
 
@@ -315,7 +318,7 @@ class LocalSandbox:
                     % PACKAGE_PARENT, json.dumps(spec)]
             preexec = None
         elif self.mode == "uid":
-            argv, limits, uid = worker_argv, self.limits, self._lease.uid
+            argv, limits, uid, workdir = worker_argv, self.limits, self._lease.uid, self.workdir
 
             def preexec():  # in the child, before exec: limits, then drop to the worker uid
                 set_limits(limits)
@@ -323,6 +326,7 @@ class LocalSandbox:
                 os.setresgid(uid, uid, uid)
                 os.setresuid(uid, uid, uid)
                 _no_new_privs()
+                os.chdir(workdir)  # only the worker uid may enter it
         else:
             argv = worker_argv
             limits = self.limits
@@ -332,7 +336,8 @@ class LocalSandbox:
 
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
-            pass_fds=(req_r, rep_w), cwd=self.workdir, env=clean_environment(),
+            pass_fds=(req_r, rep_w), cwd=None if self.mode == "uid" else self.workdir,
+            env=clean_environment(),
             start_new_session=True, preexec_fn=preexec)
         for fd in (req_r, rep_w, out_w):
             os.close(fd)

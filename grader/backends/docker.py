@@ -1,0 +1,187 @@
+"""The ``docker`` backend: one hardened container per submission, from the autograder image.
+
+The container gets no network, a read-only root, a sized tmpfs, pids/memory/CPU limits, every
+capability dropped except the four the harness needs to drop the worker to its uid and kill it
+(CHOWN, SETUID, SETGID, KILL), no-new-privileges, an init process and capped logs. The
+submission is mounted read-only; the harness leaves its events in a root-only output folder,
+and this side builds ``results.json`` from them (read with a size cap, never following links).
+A wall-clock limit kills the container; OOM is reported as ``memory``; containers are labelled
+and always removed, and ``reap`` removes any a crash left behind. A daemon that is down or an
+image that is missing is an ``infrastructure`` result, retried by the batch, never a zero.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+import time
+from pathlib import Path
+
+from grader.archive import extract_submission
+from grader.errors import InfrastructureError
+from grader.scoring import build_results, read_events
+
+DEFAULT_IMAGE = "nn-grader/autograder:latest"
+LABEL = "nn-grader"
+EVENTS_CAP = 16 * 1024 * 1024  # bytes of harness events we are willing to read back
+CAPABILITIES = ["CHOWN", "SETUID", "SETGID", "KILL"]
+GRACE = 30  # seconds beyond the assignment's total timeout before the container is killed
+
+
+def client():
+    """A Docker client, or an InfrastructureError that says what is wrong."""
+    try:
+        import docker
+    except ImportError:
+        raise InfrastructureError("the docker backend needs the Docker SDK: "
+                                  "pip install 'nn-grader[docker]'") from None
+    try:
+        c = docker.from_env(timeout=120)
+        c.ping()
+        return c
+    except Exception as e:  # DockerException, connection refused, permission denied...
+        raise InfrastructureError(f"cannot reach the Docker engine ({type(e).__name__}: {e}); "
+                                  "is dockerd running and is DOCKER_HOST right?") from None
+
+
+def container_options(spec, *, submission: Path, out: Path, image: str, cpus: float,
+                      memory_mb: int, tmp_mb: int, job: str) -> dict:
+    """The flags every grading container runs with (one place, so tests can check them)."""
+    from docker.types import LogConfig
+    return dict(
+        image=image, command=["--assignment", spec.id], detach=True,
+        network_mode="none", read_only=True,
+        tmpfs={"/tmp": f"size={tmp_mb}m,mode=1777,nosuid,nodev"},
+        pids_limit=256, mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m",
+        nano_cpus=int(cpus * 1e9), cap_drop=["ALL"], cap_add=CAPABILITIES,
+        security_opt=["no-new-privileges"], init=True, user="0",
+        log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
+        labels={LABEL: "1", f"{LABEL}.job": job, f"{LABEL}.assignment": spec.id},
+        volumes={str(submission): {"bind": "/submission", "mode": "ro"},
+                 str(out): {"bind": "/out", "mode": "rw"}},
+        environment={},
+    )
+
+
+def _read_capped(path: Path, cap: int) -> bytes:
+    """Read a regular file without following links, at most ``cap`` bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        data = os.read(fd, cap + 1)
+    finally:
+        os.close(fd)
+    if len(data) > cap:
+        raise OSError(f"{path.name} exceeds {cap} bytes")
+    return data
+
+
+def grade_in_container(spec, submission: Path, *, image: str | None = None,
+                       cpus: float = 1.0, docker_client=None) -> dict:
+    """Grade one submission in a fresh container; return Gradescope-style results."""
+    image = image or os.environ.get("GRADER_IMAGE", DEFAULT_IMAGE)
+    start = time.monotonic()
+    c = docker_client or client()
+    limits = spec.limits
+    workdir = Path(tempfile.mkdtemp(prefix="grader-docker-"))
+    try:
+        sub = extract_submission(submission, workdir / "submission")
+        os.chmod(workdir, 0o711)
+        for root, dirs, files in os.walk(sub):  # readable by the container's harness
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o755)
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o644)
+        out = workdir / "out"
+        out.mkdir(mode=0o700)
+        opts = container_options(spec, submission=sub, out=out, image=image, cpus=cpus,
+                                 memory_mb=limits.memory_mb * 2 + 512, tmp_mb=256,
+                                 job=workdir.name)
+        state = _run(c, opts, timeout=limits.total_timeout + GRACE)
+        events = out / "harness" / "events.jsonl"
+        try:
+            raw = _read_capped(events, EVENTS_CAP)
+        except FileNotFoundError:
+            raw = None
+        except OSError as e:
+            raise InfrastructureError(f"unusable harness events: {e}") from None
+        if raw is None:
+            if state["timed_out"] or state["oom"]:
+                kind = "timeout" if state["timed_out"] else "memory"
+                raise InfrastructureError(f"the container ended ({kind}) before the harness "
+                                          "collected the tests")
+            raise InfrastructureError(f"the container produced no results (exit "
+                                      f"{state['exit_code']}): {state['logs'][-1500:]}")
+        tmp_events = workdir / "events.jsonl"
+        tmp_events.write_bytes(raw)
+        expected, errors, results = read_events(tmp_events)
+        kind, reason = "infrastructure", "the grader stopped before this test ran"
+        if state["timed_out"]:
+            kind, reason = "timeout", "the submission used up its total time limit"
+        elif state["oom"]:
+            kind, reason = "memory", "the container ran out of memory"
+        return build_results(spec, expected, errors, results,
+                             execution_time=time.monotonic() - start,
+                             missing_kind=kind, missing_reason=reason)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(c, opts: dict, *, timeout: float) -> dict:
+    import docker
+    import requests
+
+    try:
+        container = c.containers.run(**opts)
+    except docker.errors.ImageNotFound:
+        raise InfrastructureError(f"the image {opts['image']} is missing: run "
+                                  "`grader image build`") from None
+    except docker.errors.DockerException as e:
+        raise InfrastructureError(f"could not start a container: {e}") from None
+    timed_out = False
+    try:
+        try:
+            status = container.wait(timeout=timeout)
+            exit_code = status.get("StatusCode")
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            timed_out, exit_code = True, None
+            container.kill()
+            container.wait(timeout=30)
+        container.reload()
+        oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+        logs = container.logs(stdout=True, stderr=True, tail=50).decode("utf-8", "replace")
+        return {"exit_code": exit_code, "timed_out": timed_out, "oom": oom, "logs": logs}
+    finally:
+        try:
+            container.remove(force=True)
+        except docker.errors.DockerException:
+            pass
+
+
+def reap(docker_client=None, *, running_too: bool = False) -> int:
+    """Remove grading containers left behind (a crashed batch, a killed host process).
+    Running ones are left alone unless ``running_too`` (another batch may own them)."""
+    c = docker_client or client()
+    removed = 0
+    for container in c.containers.list(all=True, filters={"label": LABEL}):
+        if container.status == "running" and not running_too:
+            continue
+        try:
+            container.remove(force=True)
+            removed += 1
+        except Exception:
+            pass
+    return removed
+
+
+def leftover_containers(docker_client=None) -> list:
+    c = docker_client or client()
+    return c.containers.list(all=True, filters={"label": LABEL})
+
+
+def image_size_mb(tag: str, docker_client=None) -> float:
+    c = docker_client or client()
+    return c.images.get(tag).attrs["Size"] / 1e6
+

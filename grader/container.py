@@ -1,0 +1,37 @@
+"""Inside the autograder image: grade /submission and leave the harness's events in /out.
+
+The container's harness runs as root with only the capabilities it needs to drop the worker to
+an unprivileged uid and to kill it (``uid`` sandbox mode). The host builds ``results.json`` from
+``/out/harness/events.jsonl`` itself (see ``grader.backends.docker``), so nothing the student
+could influence is taken as a score.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader import api
+from grader.config import find_assignment
+from grader.errors import GraderError
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="grader.container")
+    parser.add_argument("--assignment", required=True)
+    parser.add_argument("--submission", default="/submission")
+    parser.add_argument("--out", default="/out")
+    args = parser.parse_args(argv)
+    try:
+        spec = find_assignment(args.assignment)
+        results = api.run_submission(spec, Path(args.submission),
+                                     harness_dir=Path(args.out) / "harness")
+    except GraderError as e:
+        print(f"grader: {e}", file=sys.stderr)
+        return e.exit_code
+    print(results["output"])
+    return 3 if results["status"] == "infrastructure" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

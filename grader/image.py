@@ -1,0 +1,90 @@
+"""``grader image build``: the autograder image, built without network access.
+
+The build context is prepared here: a wheelhouse of the exact versions installed on this host
+(``pip download`` on the host, since pip cannot reach an index inside ``docker build``), the
+grader package, and the selected assignments. ``BASE_IMAGE`` defaults to the official
+``python:3.11-slim``; where no registry answers, ``autograder_image/make_local_base.sh`` makes a
+local one.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+from grader.config import REPO_ROOT, find_assignment, solutions_dir
+from grader.errors import GraderError, InfrastructureError
+
+DEFAULT_TAG = "nn-grader/autograder:latest"
+DEFAULT_BASE = "python:3.11-slim"
+RUNTIME_PACKAGES = ("numpy", "pytest", "pyyaml")
+WHEEL_CACHE = Path.home() / ".cache" / "nn-grader" / "wheelhouse"
+
+
+def _requirements() -> list[str]:
+    """The runtime packages pinned to the versions this host runs (tested together)."""
+    pins = []
+    for name in RUNTIME_PACKAGES:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pins.append(name)
+    return pins
+
+
+def prepare_wheelhouse(dest: Path) -> list[str]:
+    """Download the runtime wheels (cached between builds) and write requirements.txt."""
+    pins = _requirements()
+    WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet",
+                           "--only-binary=:all:", "--dest", str(WHEEL_CACHE), *pins],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise InfrastructureError("could not download the wheels for the image:\n"
+                                  + proc.stderr[-2000:])
+    shutil.copytree(WHEEL_CACHE, dest)
+    (dest / "requirements.txt").write_text("\n".join(pins) + "\n")
+    return pins
+
+
+def build_context(dest: Path, assignments: list[str]) -> None:
+    shutil.copy(REPO_ROOT / "autograder_image" / "Dockerfile", dest / "Dockerfile")
+    prepare_wheelhouse(dest / "wheelhouse")
+    shutil.copytree(REPO_ROOT / "grader", dest / "grader",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (dest / "solutions").mkdir()
+    for assignment in assignments:
+        spec = find_assignment(assignment)
+        shutil.copytree(spec.root, dest / "solutions" / spec.id,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "mutants"))
+
+
+def build(*, assignments=None, base: str = DEFAULT_BASE, tag: str = DEFAULT_TAG,
+          progress=print) -> dict:
+    """Build the image; return {"tag", "size_mb", "assignments"}."""
+    from grader.backends.docker import client
+
+    c = client()
+    assignments = list(assignments or sorted(p.parent.name for p in
+                                             solutions_dir().glob("*/assignment.yaml")))
+    if not assignments:
+        raise GraderError("no assignments to put in the image")
+    with tempfile.TemporaryDirectory(prefix="grader-image-") as tmp:
+        ctx = Path(tmp)
+        progress(f"preparing the build context ({', '.join(assignments)})")
+        build_context(ctx, assignments)
+        progress(f"building {tag} from {base}")
+        import docker
+        try:
+            c.images.build(path=str(ctx), tag=tag, buildargs={"BASE_IMAGE": base}, rm=True,
+                           forcerm=True, network_mode="none", labels={"nn-grader.image": "1"})
+        except docker.errors.BuildError as e:
+            log = "".join(str(chunk.get("stream", chunk.get("error", ""))) for chunk in e.build_log)
+            raise InfrastructureError(f"docker build failed: {e.msg}\n{log[-3000:]}") from None
+        except docker.errors.APIError as e:
+            raise InfrastructureError(f"docker build failed: {e}") from None
+    size_mb = c.images.get(tag).attrs["Size"] / 1e6
+    return {"tag": tag, "size_mb": size_mb, "assignments": assignments}
