@@ -29,8 +29,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 from grader import config as config_mod
 from grader.archive import extract_submission
 from grader.errors import GraderError, SubmissionError
-from grader.sandbox import become_subreaper, kill_descendants
-from grader.scoring import build_results, read_events, write_json_atomic
+from grader.sandbox import kill_tree, make_undumpable
+from grader.scoring import build_results, parse_events, read_events, write_json_atomic
 
 REPO_ROOT = config_mod.REPO_ROOT
 HARNESS_GRACE = 30.0  # seconds the harness gets beyond the total timeout before it is killed
@@ -39,6 +39,7 @@ HARNESS_GRACE = 30.0  # seconds the harness gets beyond the total timeout before
 def _harness_child(job: dict, log_path: Path) -> None:
     """The forked harness process: pytest output to the log, then the trusted harness."""
     try:
+        make_undumpable()
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
@@ -75,7 +76,9 @@ def _fork_harness(job: dict, log_path: Path, *, timeout: float) -> int | None:
             break
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            os.kill(pid, signal.SIGKILL)
+            # The harness and its whole tree (it is the subreaper of its worker's orphans;
+            # in jail mode the worker's namespace dies with `unshare`). Nothing else of ours.
+            kill_tree(pid)
             os.waitpid(pid, 0)
             break
         if pidfd is not None:
@@ -84,7 +87,6 @@ def _fork_harness(job: dict, log_path: Path, *, timeout: float) -> int | None:
             time.sleep(min(remaining, 0.01))
     if pidfd is not None:
         os.close(pidfd)
-    kill_descendants()  # whatever the harness left (a killed harness leaves its worker)
     return code
 
 
@@ -94,10 +96,9 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
 
     The harness is a forked child so that each grading run starts from a clean pytest and a
     clean module cache without paying for a new interpreter; it starts the sandboxed worker
-    itself. This process is a child subreaper, so nothing the harness started can outlive it.
+    itself, and kills its worker's whole tree before it exits.
     """
     start = time.monotonic()
-    become_subreaper()
     if harness_dir is not None:  # kept for the caller (the Docker backend reads its events)
         job_dir = Path(harness_dir)
         job_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -116,6 +117,13 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
             "seed": assignment.seed, "check_points": check_points and not only,
             "only": list(only or []),
         }
+        events = None
+        if harness_dir is None:
+            # The events go to an unlinked file this process keeps open: in plain mode the
+            # worker shares our uid, and a file it could find by path it could also replace.
+            events = tempfile.TemporaryFile(dir=job_dir)
+            job["events_fd"] = events.fileno()
+            make_undumpable()  # nor can it reach the file through /proc/<pid>/fd
         (job_dir / "job.json").write_text(json.dumps(job))
         missing_kind, reason = "infrastructure", "the grader stopped before this test ran"
         code = _fork_harness(job, job_dir / "harness.log",
@@ -124,7 +132,12 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
         if code is None:
             failed, missing_kind = True, "timeout"
             reason = "the submission used up its total time limit"
-        expected, errors, results = read_events(job_dir / "events.jsonl")
+        if events is not None:
+            events.seek(0)
+            expected, errors, results = parse_events(events.read().decode("utf-8", "replace"))
+            events.close()
+        else:
+            expected, errors, results = read_events(job_dir / "events.jsonl")
         if failed and expected is None:
             tail = (job_dir / "harness.log").read_text(errors="replace")[-2000:]
             errors = errors + [f"the harness failed:\n{tail}"]

@@ -109,6 +109,7 @@ class WorkerSession:
         self._callbacks: dict[int, object] = {}
         self.generation = 0  # bumped on every restart; stale handles are refused
         self._load_failure: StudentFailure | None = None
+        self._orphan_output = ""
 
     # -- lifecycle ------------------------------------------------------------------------------
     def prestart(self) -> None:
@@ -167,7 +168,8 @@ class WorkerSession:
             self._starting = None
 
     def take_output(self) -> str:
-        return self.worker.output.take() if self.worker is not None else ""
+        text, self._orphan_output = self._orphan_output, ""
+        return text + (self.worker.output.take() if self.worker is not None else "")
 
     # -- requests -------------------------------------------------------------------------------
     def _encode_arg(self, obj):
@@ -236,6 +238,7 @@ class WorkerSession:
     def _fail(self) -> str:
         worker, self.worker = self.worker, None
         worker.kill()
+        self._orphan_output += worker.output.take()  # what it printed before it died counts
         return worker.exit_description()
 
     def _wrap(self, value):

@@ -143,7 +143,17 @@ def _no_duplicates(pairs):
 
 
 def decode_body(body: bytes):
-    """Decode a frame body (everything after the length word) into a message."""
+    """Decode a frame body (everything after the length word) into a message.
+    Anything malformed raises ProtocolError, whatever NumPy or json would have raised."""
+    try:
+        return _decode_body(body)
+    except ProtocolError:
+        raise
+    except (Exception, RecursionError) as e:  # ValueError from reshape, SyntaxError from dtype...
+        raise ProtocolError(f"malformed reply ({type(e).__name__})") from None
+
+
+def _decode_body(body: bytes):
     if len(body) < 8:
         raise ProtocolError("truncated frame")
     n_buffers, header_len = struct.unpack_from("<II", body)

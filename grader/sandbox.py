@@ -122,26 +122,44 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
-def kill_descendants() -> None:
-    """Kill every descendant of this process (it must be a subreaper for orphans to count)."""
-    for _ in range(50):
-        pids, frontier = [], [os.getpid()]
-        while frontier:
-            children = [c for p in frontier for c in _children_of(p)]
-            pids += children
-            frontier = children
-        if not pids:
-            return
+def _descendants(pid: int) -> list[int]:
+    found, frontier = [], [pid]
+    while frontier:
+        children = [c for p in frontier for c in _children_of(p)]
+        found += children
+        frontier = children
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and every descendant of it. Everything is stopped first, so that nothing
+    forks away or is reparented out of reach while we look; the root dies last."""
+    def signal_all(pids, sig):
         for p in pids:
             try:
-                os.kill(p, signal.SIGKILL)
+                os.kill(p, sig)
             except ProcessLookupError:
                 pass
-        for p in pids:
-            try:
-                os.waitpid(p, 0)
-            except ChildProcessError:
-                pass
+
+    seen: set[int] = set()
+    signal_all([pid], signal.SIGSTOP)
+    for _ in range(20):
+        tree = [p for p in _descendants(pid) if p not in seen]
+        if not tree:
+            break
+        signal_all(tree, signal.SIGSTOP)
+        seen.update(tree)
+    signal_all(sorted(seen), signal.SIGKILL)
+    signal_all([pid], signal.SIGKILL)
+
+
+def make_undumpable() -> None:
+    """Keep same-uid processes (a plain-mode worker) out of /proc/<us>/{fd,mem,environ} and
+    ptrace: a non-dumpable process's /proc entries belong to root."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+    except OSError:
+        pass
 
 
 class UidLease:

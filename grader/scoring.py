@@ -18,10 +18,14 @@ KINDS = ("passed", "wrong_answer", "error", "timeout", "crash", "memory", "too_s
 
 def read_events(path: Path) -> tuple[list[dict] | None, list[str], dict[str, dict]]:
     """Return (expected tests or None, suite errors, results by test id)."""
-    expected, errors, results = None, [], {}
     if not path.exists():
         return None, [], {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    return parse_events(path.read_text(encoding="utf-8", errors="replace"))
+
+
+def parse_events(text: str) -> tuple[list[dict] | None, list[str], dict[str, dict]]:
+    expected, errors, results = None, [], {}
+    for line in text.splitlines():
         try:
             event = json.loads(line)
         except json.JSONDecodeError:

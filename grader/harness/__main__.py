@@ -49,7 +49,9 @@ def run(job: dict, sandbox=None, worker=None) -> int:
         session = WorkerSession(sandbox, job["modules"],
                                 call_timeout=job["limits"]["call_timeout"], prestarted=worker)
     try:
-        with open(job["events"], "w", encoding="utf-8") as events:
+        events_file = (os.fdopen(os.dup(job["events_fd"]), "w", encoding="utf-8")
+                       if "events_fd" in job else open(job["events"], "w", encoding="utf-8"))
+        with events_file as events:
             plugin = GradingPlugin(job, session, events)
             args = ["-c", str(ini), "--rootdir", str(harness_dir), "-p", "no:cacheprovider",
                     "-p", "no:stepwise", "--import-mode=importlib", "-q", "--no-header", "--tb=no",
