@@ -134,6 +134,7 @@ def _run(c, opts: dict, *, timeout: float) -> dict:
     import requests
 
     try:
+        c.images.get(opts["image"])  # never let `run` try to pull: grading must be offline
         container = c.containers.run(**opts)
     except docker.errors.ImageNotFound:
         raise InfrastructureError(f"the image {opts['image']} is missing: run "

@@ -1,0 +1,125 @@
+"""The docker backend: same grades as the local sandbox, and a container that gives nothing away.
+
+Skipped when no Docker engine or image is available, except where GRADER_REQUIRE_DOCKER is set
+(CI): there a missing engine fails the run.
+"""
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.api import grade
+from grader.backends import docker as backend
+from grader.config import REPO_ROOT, find_assignment
+from grader.errors import InfrastructureError
+
+EXAMPLES = REPO_ROOT / "examples" / "submissions" / "hw1_graph"
+ATTACKS = REPO_ROOT / "tests" / "adversarial" / "submissions"
+IMAGE = os.environ.get("GRADER_IMAGE", backend.DEFAULT_IMAGE)
+
+
+@pytest.fixture(scope="module")
+def docker_client():
+    try:
+        c = backend.client()
+        c.images.get(IMAGE)
+        return c
+    except Exception as e:
+        if os.environ.get("GRADER_REQUIRE_DOCKER"):
+            pytest.fail(f"Docker is required here but unusable: {e}")
+        pytest.skip(f"no Docker engine or no image {IMAGE}: {e}")
+
+
+def scores(results):
+    return [(t["name"], t["score"], t["kind"]) for t in results["tests"]]
+
+
+@pytest.mark.parametrize("example", ["correct", "forgets_dout", "syntax_error", "mutates_x"])
+def test_docker_grades_like_the_local_sandbox(docker_client, example):
+    local = grade(EXAMPLES / example, assignment="hw1_graph")
+    in_docker = grade(EXAMPLES / example, assignment="hw1_graph", backend="docker")
+    assert in_docker["status"] == "ok"
+    assert scores(in_docker) == scores(local)
+    assert not backend.leftover_containers(docker_client)
+
+
+def test_the_container_gives_the_student_nothing(docker_client):
+    results = grade(REPO_ROOT / "tests" / "docker_probe", assignment="hw1_graph",
+                    backend="docker")
+    text = next(t["output"] for t in results["tests"] if "PROBE {" in t["output"])
+    found = json.loads(text[text.index("PROBE {") + 6:].split("\n")[0])
+    assert found["uid"] != 0 and int(found["cap_eff"], 16) == 0
+    assert found["solutions"] == "PermissionError"       # hidden tests and references
+    assert found["out"] == "PermissionError"             # where the harness writes
+    assert found["harness_environ"] == "PermissionError"
+    assert found["network"] != "ok" and found["dns"] != "ok" and not isinstance(found["dns"], list)
+    assert found["write_root"] != "ok" and found["write_grader"] != "ok"
+    assert found["write_tmp"] == "ok"                    # its tmpfs is the only writable place
+    assert found["docker_socket"] == "FileNotFoundError"
+    assert results["score"] == 0 and not backend.leftover_containers(docker_client)
+
+
+@pytest.mark.parametrize("attack", ["read_hidden_tests", "setsid_daemon", "fork_bomb",
+                                    "memory_bomb", "ships_conftest", "os_exit_zero"])
+def test_attacks_score_the_same_in_docker(docker_client, attack, tmp_path):
+    sub = tmp_path / attack
+    shutil.copytree(ATTACKS / attack, sub)
+    (sub / "adv_token.txt").write_text("advdockertoken")
+    local = grade(sub, assignment="hw1_graph")
+    in_docker = grade(sub, assignment="hw1_graph", backend="docker")
+    assert in_docker["status"] == "ok"
+    assert in_docker["score"] == local["score"] < in_docker["max_score"]
+    shown = "\n".join(t["output"] for t in in_docker["tests"])
+    assert not [line for line in _solution_lines() if line in shown]
+    assert not [name for name in _hidden_test_names() if name in shown]
+    assert not backend.leftover_containers(docker_client)
+
+
+def _solution_lines():
+    """Distinctive lines of the reference's solution regions (what a leak would contain)."""
+    text = (find_assignment("hw1_graph").root / "graph.py").read_text()
+    lines, inside = [], False
+    for line in text.splitlines():
+        if "### BEGIN SOLUTION" in line or "### END SOLUTION" in line:
+            inside = "BEGIN" in line
+        elif inside and len(line.strip()) > 20:
+            lines.append(line.strip())
+    assert lines
+    return lines
+
+
+def _hidden_test_names():
+    import re
+    spec = find_assignment("hw1_graph")
+    public = "".join(p.read_text() for p in spec.public_tests.glob("test_*.py"))
+    hidden = "".join(p.read_text() for p in spec.hidden_tests.glob("test_*.py"))
+    return {n for n in re.findall(r"def (test_\w+)", hidden) if n not in public}
+
+
+def test_a_missing_image_is_an_infrastructure_error(docker_client):
+    with pytest.raises(InfrastructureError, match="run `grader image build`"):
+        grade(EXAMPLES / "correct", assignment="hw1_graph", backend="docker",
+              image="nn-grader/no-such-image:0")
+
+
+def test_an_unreachable_engine_is_an_infrastructure_error(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(InfrastructureError, match="cannot reach the Docker engine"):
+        backend.client()
+
+
+def test_container_flags():
+    """The hardening flags every grading container gets (checked on the options we pass)."""
+    pytest.importorskip("docker")
+    spec = find_assignment("hw1_graph")
+    opts = backend.container_options(spec, submission=Path("/s"), out=Path("/o"), image="i",
+                                     cpus=1, memory_mb=1024, tmp_mb=64, job="j")
+    assert opts["network_mode"] == "none" and opts["read_only"] is True
+    assert opts["cap_drop"] == ["ALL"] and set(opts["cap_add"]) == {"CHOWN", "SETUID",
+                                                                      "SETGID", "KILL"}
+    assert opts["security_opt"] == ["no-new-privileges"] and opts["init"] is True
+    assert opts["pids_limit"] and opts["mem_limit"] == opts["memswap_limit"]
+    assert opts["volumes"]["/s"]["mode"] == "ro" and opts["labels"][backend.LABEL] == "1"
+    assert "size=64m" in opts["tmpfs"]["/tmp"]
