@@ -123,3 +123,31 @@ def test_container_flags():
     assert opts["pids_limit"] and opts["mem_limit"] == opts["memswap_limit"]
     assert opts["volumes"]["/s"]["mode"] == "ro" and opts["labels"][backend.LABEL] == "1"
     assert "size=64m" in opts["tmpfs"]["/tmp"]
+
+
+def test_a_class_with_malicious_submissions_grades_every_honest_one_as_alone(
+        docker_client, tmp_path):
+    """50 submissions, a tenth of them attacks, two at a time: the honest 45 get exactly the
+    grades they get alone, and no container is left."""
+    from grader import batch
+
+    honest = ["correct", "forgets_dout", "mutates_x", "one_sided_difference", "swaps_dx_dy"]
+    attacks = ["fork_bomb", "memory_bomb", "setsid_daemon", "read_hidden_tests",
+               "results_in_workdir"]
+    subs = tmp_path / "class"
+    expected = {}
+    alone = {e: scores(grade(EXAMPLES / e, assignment="hw1_graph")) for e in honest}
+    for i in range(45):
+        example = honest[i % len(honest)]
+        shutil.copytree(EXAMPLES / example, subs / f"student{i:02d}")
+        expected[f"student{i:02d}"] = alone[example]
+    for attack in attacks:
+        shutil.copytree(ATTACKS / attack, subs / f"attacker_{attack}")
+        (subs / f"attacker_{attack}" / "adv_token.txt").write_text("advbatchtoken")
+    summary = batch.batch(subs, assignment="hw1_graph", out=tmp_path / "out", backend="docker",
+                          jobs=2, progress=False)
+    assert summary["graded"] == 50 and summary["statuses"] == {"ok": 50}
+    for name, want in expected.items():
+        got = json.loads((tmp_path / "out" / name / "results.json").read_text())
+        assert scores(got) == want, name
+    assert not backend.leftover_containers(docker_client)

@@ -1,0 +1,118 @@
+"""grader batch: layouts, parallel grading, resuming after SIGKILL, the gradebook, Dask."""
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import pytest
+
+from grader import batch
+from grader.config import REPO_ROOT
+from grader.errors import SubmissionError
+
+EXAMPLES = REPO_ROOT / "examples" / "submissions" / "hw1_graph"
+FAST = {"alice": "correct", "bob": "forgets_dout", "carol": "mutates_x", "dave": "syntax_error"}
+SCORES = {"alice": 42, "bob": 21, "carol": 37, "dave": 0}
+
+
+def make_class(root, students=FAST, as_zip=()):
+    root.mkdir(parents=True, exist_ok=True)
+    for name, example in students.items():
+        if name in as_zip:
+            with zipfile.ZipFile(root / f"{name}.zip", "w") as zf:
+                zf.write(EXAMPLES / example / "graph.py", f"{name}/graph.py")
+        else:
+            shutil.copytree(EXAMPLES / example, root / name)
+    return root
+
+
+def gradebook(out):
+    with open(out / "gradebook.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_folders_and_zips_grade_into_a_gradebook(tmp_path):
+    subs = make_class(tmp_path / "subs", as_zip={"bob"})
+    summary = batch.batch(subs, assignment="hw1_graph", out=tmp_path / "out", jobs=2,
+                          progress=False)
+    rows = gradebook(tmp_path / "out")
+    assert {r["student"]: float(r["total"]) for r in rows} == SCORES
+    assert list(rows[0]) == ["student", "mulnode", "addnode", "mynetwork",
+                             "numerical_gradient", "total", "max_score", "status"]
+    assert summary["statuses"] == {"ok": 4} and summary["median"] == 29
+    for name in SCORES:
+        assert (tmp_path / "out" / name / "results.json").is_file()
+        assert "FAIL" in (tmp_path / "out" / name / "feedback.txt").read_text() or name == "alice"
+    assert (tmp_path / "out" / "summary.png").stat().st_size > 1000
+    again = batch.batch(subs, assignment="hw1_graph", out=tmp_path / "out", progress=False)
+    assert again["graded_now"] == 0 and again["skipped"] == 4
+
+
+def test_one_zip_of_the_class_and_nbgrader_layout(tmp_path):
+    subs = make_class(tmp_path / "subs", {"alice": "correct", "bob": "forgets_dout"})
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for file in subs.rglob("*.py"):
+            zf.write(file, file.relative_to(subs).as_posix())
+    names = [s.name for s in batch.discover(archive, "hw1_graph", tmp_path / "scratch")]
+    assert names == ["alice", "bob"]
+    course = tmp_path / "course" / "submitted"
+    for name, example in {"erin": "correct", "frank": "mutates_x"}.items():
+        shutil.copytree(EXAMPLES / example, course / name / "hw1_graph")
+    (course / "ghost" / "other_assignment").mkdir(parents=True)
+    found = batch.discover(course.parent, "hw1_graph", tmp_path / "scratch2")
+    assert [(s.name, s.path.name) for s in found] == [("erin", "hw1_graph"),
+                                                     ("frank", "hw1_graph")]
+
+
+def test_an_empty_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SubmissionError, match="no student folders or zips"):
+        batch.discover(tmp_path / "empty", "hw1_graph", tmp_path / "s")
+
+
+def test_an_infrastructure_failure_never_replaces_a_good_score(tmp_path):
+    good = {"score": 42.0, "max_score": 42.0, "status": "ok", "tests": [], "output": "ok"}
+    batch._record(tmp_path, "alice", good)
+    failed = batch._failed("alice", "hw1_graph", "infrastructure", "docker is down")
+    assert batch._record(tmp_path, "alice", failed) == good
+    assert batch._previous(tmp_path, "alice")["score"] == 42.0
+
+
+def test_a_batch_killed_with_sigkill_finishes_on_the_next_run(tmp_path):
+    students = {f"s{i:02d}": ("correct" if i % 2 else "forgets_dout") for i in range(8)}
+    subs = make_class(tmp_path / "subs", students)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    cmd = [sys.executable, "-m", "grader", "batch", str(subs), "--assignment", "hw1_graph",
+           "--out", str(out), "--jobs", "2"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("*/results.json"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the batch and everything under it, mid-flight
+    proc.wait()
+    done_before = len(list(out.glob("*/results.json")))
+    assert 2 <= done_before < len(students)
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=300)
+    rows = gradebook(out)
+    assert sorted(r["student"] for r in rows) == sorted(students)  # each exactly once
+    assert all(r["status"] == "ok" for r in rows)
+    assert {r["student"]: float(r["total"]) for r in rows} == {
+        n: (42.0 if e == "correct" else 21.0) for n, e in students.items()}
+
+
+def test_dask_cluster_grades_the_same(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    subs = make_class(tmp_path / "subs")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        summary = batch.batch(subs, assignment="hw1_graph", out=tmp_path / "out",
+                              scheduler=cluster.scheduler_address, progress=False)
+    assert summary["statuses"] == {"ok": 4}
+    assert {r["student"]: float(r["total"]) for r in gradebook(tmp_path / "out")} == SCORES
