@@ -21,6 +21,7 @@ test: venv
 
 bench: venv
 	$(BIN)/python benchmarks/bench_grade.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 release: venv
 	$(BIN)/grader release hw1_graph

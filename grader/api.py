@@ -230,21 +230,34 @@ def examples_dir(assignment: str) -> Path:
     return REPO_ROOT / "examples" / "submissions" / assignment
 
 
-def demo(*, assignments: tuple[str, ...] = ("hw1_graph",), output=None, progress=None) -> list:
-    """Grade every bundled example submission; return a list of results dicts."""
-    graded = []
+def demo(*, assignments: tuple[str, ...] | None = None, output=None, jobs: int = 2,
+         progress=None) -> list:
+    """Grade every bundled example submission (two at a time); return their results.
+    ``assignments`` defaults to every assignment with examples."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    root = REPO_ROOT / "examples" / "submissions"
+    if assignments is None:
+        assignments = tuple(sorted(p.name for p in root.iterdir() if p.is_dir()))
+    work = []
     for assignment in assignments:
         folder = examples_dir(assignment)
         if not folder.is_dir():
             raise GraderError(f"{folder}: no example submissions")
-        for sub in sorted(p for p in folder.iterdir() if p.is_dir() or p.suffix == ".zip"):
-            out = Path(output) / assignment / sub.stem if output else None
-            results = grade(sub, assignment=assignment, output=out)
-            results["submission"] = sub.stem
-            graded.append(results)
+        work += [(assignment, sub) for sub in sorted(folder.iterdir()) if sub.is_dir()]
+    graded = {}
+    context = multiprocessing.get_context("fork")
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(grade, sub, assignment=assignment,
+                               output=Path(output) / assignment / sub.name if output else None):
+                   (assignment, sub.name) for assignment, sub in work}
+        for future in cf.as_completed(futures):
+            results = future.result()
+            graded[futures[future]] = results
             if progress:
                 progress(results)
-    return graded
+    return [graded[key] for key in sorted(graded)]
 
 
 def validate(assignment: str, *, solutions=None, progress=None) -> list:

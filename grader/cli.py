@@ -11,6 +11,7 @@ import json
 import sys
 
 from grader import api, reports
+from grader import batch as batch_mod
 from grader.errors import GraderError
 
 
@@ -40,8 +41,8 @@ def cmd_demo(args) -> int:
         print(f"  graded {r['assignment']}/{r['submission']}: {r['score']:g}/{r['max_score']:g}",
               file=sys.stderr, flush=True)
 
-    graded = api.demo(assignments=tuple(args.assignment or _default(api.demo, "assignments")),
-                      output=args.output, progress=progress)
+    graded = api.demo(assignments=tuple(args.assignment) if args.assignment else None,
+                      output=args.output, jobs=args.jobs, progress=progress)
     for assignment in dict.fromkeys(r["assignment"] for r in graded):
         print(f"\n{assignment}")
         print(reports.demo_table([r for r in graded if r["assignment"] == assignment]))
@@ -66,8 +67,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    from grader import batch
-    summary = batch.batch(args.submissions, assignment=args.assignment, out=args.out,
+    summary = batch_mod.batch(args.submissions, assignment=args.assignment, out=args.out,
                           backend=args.backend, jobs=args.jobs, scheduler=args.scheduler,
                           regrade=args.regrade, image=args.image)
     print(reports.batch_summary(summary), end="")
@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="grade the bundled example submissions")
     p.add_argument("--assignment", action="append", help="assignment id (repeatable)")
     p.add_argument("--output", default=None, help="also write each results.json under here")
+    p.add_argument("--jobs", type=int, default=_default(api.demo, "jobs"))
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("validate", help="reference full marks, skeleton zero, mutants caught")
@@ -121,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "nbgrader course folder (submitted/<student>/<assignment>/)")
     p.add_argument("--assignment", required=True)
     p.add_argument("--out", required=True, help="output folder (results, feedback, gradebook)")
-    p.add_argument("--backend", default="local", choices=["local", "docker"])
-    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--backend", default=_default(batch_mod.batch, "backend"),
+                   choices=["local", "docker"])
+    p.add_argument("--jobs", type=int, default=_default(batch_mod.batch, "jobs"))
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (multi-machine)")
     p.add_argument("--regrade", action="store_true", help="grade again what is already graded")
     p.add_argument("--image", default=None, help="autograder image (docker backend)")
