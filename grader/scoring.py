@@ -44,13 +44,23 @@ def _test_output(meta: dict, result: dict) -> str:
         return "" if meta["hidden"] else result.get("output", "")
     if meta["hidden"] and kind not in ("infrastructure",):
         hint = meta.get("hint") or "a hidden test"
-        ratio = result.get("measured", {}).get("speed_ratio")
-        measured = f" (measured {ratio:.1f}x the reference's time)" if ratio else ""
-        return f"{kind.replace('_', ' ')}: {hint}{measured}"
+        return f"{kind.replace('_', ' ')}: {hint}{_speed(result.get('measured', {}))}"
     parts = [result.get("message", "")]
     if result.get("output"):
         parts.append("Your code printed:\n" + result["output"])
     return "\n".join(p for p in parts if p)
+
+
+def _speed(measured: dict) -> str:
+    """Timing figures are safe to show even for hidden tests: both times and the ratio."""
+    ratio = measured.get("speed_ratio")
+    if not ratio:
+        return ""
+    mine, ref = measured.get("student_seconds"), measured.get("reference_seconds")
+    limit = measured.get("speed_limit")
+    times = (f"yours {mine * 1e3:.3g} ms, the reference's {ref * 1e3:.3g} ms: "
+             if mine and ref else "")
+    return f" ({times}{ratio:.1f}x" + (f", the limit is {limit:g}x)" if limit else ")")
 
 
 def build_results(assignment, expected, suite_errors, results, *, execution_time: float,

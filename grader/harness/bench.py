@@ -7,12 +7,13 @@
   identical in both workers; untimed setup calls (``bench.setup``) run before each timed call.
   Seeds are drawn at random per run, so results cannot be cached or precomputed.
 - Each timed call is its own request, timed by the harness from outside (the student's process
-  could fake any clock of its own). Its result comes back and is compared with the reference's
-  result for the same seed, every time: a fast wrong answer or a result finished later by a
-  background thread fails.
-- Student and reference repetitions are interleaved; each repetition repeats the call until it
-  lasts about ``min_time``; the minimum per repetition is compared. A student call far beyond the
-  limit stops the measurement early, so a hopeless loop costs seconds, not minutes.
+  could fake any clock of its own). Its result stays in the worker, so the transfer is not
+  timed; right after the reply the harness samples it at random positions and compares them
+  with the reference's result for the same seed, every call, and the whole result once per
+  repetition: a fast wrong answer, or a result finished later by a background thread, fails.
+- Student and reference calls are interleaved; each repetition makes about ``min_time`` worth
+  of calls; the minimum per call over all repetitions is compared. A student call far beyond
+  the limit stops the measurement early, so a hopeless loop costs seconds, not minutes.
 """
 from __future__ import annotations
 
@@ -89,15 +90,24 @@ class Bench:
                             "kwargs": _spec(kwargs)})
         return Step(len(self._setup) - 1)
 
-    def _timed(self, session, name, args, kwargs, index, seed, timeout):
+    def _timed(self, session, name, args, kwargs, index, seed, positions, timeout, *, fetch):
+        """One call: prepare (untimed), run (timed from here), then at once a sample of the
+        result at random positions; the whole result too when ``fetch``."""
         self._slot += 1
-        session.request({"op": "prepare", "slot": self._slot, "seed": seed, "setup": self._setup,
+        slot = self._slot
+        session.request({"op": "prepare", "slot": slot, "seed": seed, "setup": self._setup,
                          "call": {"target": [None, name], "args": args, "kwargs": kwargs}},
                         timeout=max(timeout, 30))
         start = time.perf_counter()
-        result = session.request({"op": "run", "slot": self._slot, "index": index},
-                                 timeout=timeout)
-        return time.perf_counter() - start, result
+        session.request({"op": "run", "slot": slot, "index": index}, timeout=timeout)
+        elapsed = time.perf_counter() - start
+        # Sampled immediately: a result still being filled in by a background thread after
+        # the call returned would not match the reference here.
+        sample = session.request({"op": "sample", "slot": slot, "positions": positions})
+        full = session.request({"op": "fetch", "slot": slot}) if fetch else None
+        if not fetch:
+            session.request({"op": "release_result", "slot": slot})
+        return elapsed, sample, full
 
     def compare(self, name: str, *args, index=None, limit=None, rtol=1e-6, atol=1e-8,
                 reps: int = 5, min_time: float = 0.2, **kwargs) -> float:
@@ -105,24 +115,36 @@ class Bench:
         limit = float(limit or self.default_limit)
         args, kwargs = _spec(list(args)), _spec(kwargs)
         label = name if index is None else f"{name}(...)[{index}]"
+        check = dict(rtol=rtol, atol=atol)
 
-        def pair(seed, student_timeout):
-            t_ref, expected = self._timed(self._reference, name, args, kwargs, index, seed, 60)
+        def pair(seed, student_timeout, fetch=False):
+            positions = [secrets.randbelow(1 << 30) for _ in range(32)]
+            t_ref, s_ref, f_ref = self._timed(self._reference, name, args, kwargs, index, seed,
+                                              positions, 60, fetch=fetch)
             try:
-                t_stu, got = self._timed(self._student, name, args, kwargs, index, seed,
-                                         student_timeout)
+                t_stu, s_stu, f_stu = self._timed(self._student, name, args, kwargs, index,
+                                                  seed, positions, student_timeout, fetch=fetch)
             except WorkerTimeout:
                 self._record(speed_ratio=student_timeout / t_ref)
                 raise TooSlow(f"{name} did not finish within {_ms(student_timeout)}; the "
                               f"reference takes {_ms(t_ref)} on the same input (limit "
                               f"{limit:g}x)") from None
-            self._compare(got, expected, name=f"{label} on the timing input", rtol=rtol,
-                          atol=atol)
+            what = f"{label} on the timing input"
+            if isinstance(s_ref, dict) and "values" in s_ref:
+                if not isinstance(s_stu, dict) or s_stu.get("shape") != s_ref["shape"]:
+                    raise AssertionError(f"{what} has shape {(s_stu or {}).get('shape')}; "
+                                         f"expected {tuple(s_ref['shape'])}")
+                self._compare(s_stu["values"], s_ref["values"], name=f"{what} (sampled)", **check)
+            else:
+                self._compare(s_stu.get("value") if isinstance(s_stu, dict) else s_stu,
+                              s_ref.get("value"), name=what, **check)
+            if fetch:
+                self._compare(f_stu, f_ref, name=what, **check)
             return t_stu, t_ref
 
         # Warm-up (imports, caches, allocator), and the scale of one call.
-        pair([secrets.randbits(63), 0], student_timeout=60)
-        t_stu, t_ref = pair([secrets.randbits(63), 0], student_timeout=60)
+        pair([secrets.randbits(63), 0], student_timeout=60, fetch=True)
+        t_stu, t_ref = pair([secrets.randbits(63), 0], student_timeout=60, fetch=True)
         cap = max(2.0, 20 * limit * t_ref)
         if t_stu > 3 * limit * t_ref:  # hopeless: no noise explains this; do not wait longer
             return self._verdict(name, t_stu, t_ref, limit, reps=1)
@@ -130,17 +152,15 @@ class Bench:
         best_stu = best_ref = math.inf
         for _ in range(reps):
             seed = secrets.randbits(63)
-            total_stu = total_ref = 0.0
-            for j in range(number):
-                s, r = pair([seed, j], student_timeout=cap)
-                total_stu, total_ref = total_stu + s, total_ref + r
-            best_stu = min(best_stu, total_stu / number)
-            best_ref = min(best_ref, total_ref / number)
+            for j in range(number):  # the minimum per call: the least disturbed measurement
+                s, r = pair([seed, j], student_timeout=cap, fetch=(j == 0))
+                best_stu, best_ref = min(best_stu, s), min(best_ref, r)
         return self._verdict(name, best_stu, best_ref, limit, reps=reps)
 
     def _verdict(self, name, t_stu, t_ref, limit, *, reps) -> float:
         ratio = t_stu / t_ref
-        self._record(speed_ratio=ratio, student_seconds=t_stu, reference_seconds=t_ref)
+        self._record(speed_ratio=ratio, student_seconds=t_stu, reference_seconds=t_ref,
+                     speed_limit=limit)
         if ratio > limit:
             raise TooSlow(f"{name} takes {_ms(t_stu)}; the reference takes {_ms(t_ref)} on the "
                           f"same inputs: {ratio:.1f}x slower, the limit is {limit:g}x "
