@@ -172,18 +172,19 @@ def run_submission(spec, submission: Path, *, only=None, harness_dir=None) -> di
 
 
 def grade(submission, *, assignment: str, output=None, solutions=None, only=None,
-          backend: str = "local", image: str | None = None) -> dict:
+          backend: str = "local", image: str | None = None, cpus: float | None = None) -> dict:
     """Grade one submission (a folder or a .zip) with every test of ``assignment``.
 
     ``backend`` is ``local`` (the embedded sandbox) or ``docker`` (one hardened container from
-    the autograder ``image``). Writes ``output/results.json`` when ``output`` is given and
+    the autograder ``image``, limited to ``cpus``). Writes ``output/results.json`` when ``output`` is given and
     returns the results dict. ``only`` restricts grading to the named test functions (used to
     validate mutants).
     """
     spec = config_mod.find_assignment(assignment, solutions=solutions)
     if backend == "docker":
         from grader.backends.docker import grade_in_container
-        results = grade_in_container(spec, Path(submission), image=image)
+        results = grade_in_container(spec, Path(submission), image=image,
+                                     cpus=cpus or min(2, os.cpu_count() or 1))
     elif backend == "local":
         results = run_submission(spec, Path(submission), only=only)
     else:

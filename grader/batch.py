@@ -81,14 +81,16 @@ def discover(submissions: Path, assignment: str, scratch: Path) -> list[Student]
 
 # -- one task ---------------------------------------------------------------------------------
 
-def grade_one(name: str, path: str, assignment: str, backend: str, image: str | None) -> dict:
+def grade_one(name: str, path: str, assignment: str, backend: str, image: str | None,
+              cpus: float | None = None) -> dict:
     """Grade one student (runs in a worker process or on a Dask worker)."""
     from grader.api import grade
     from grader.errors import GraderError as _GraderError
 
     for attempt in range(RETRIES + 1):
         try:
-            results = grade(path, assignment=assignment, backend=backend, image=image)
+            results = grade(path, assignment=assignment, backend=backend, image=image,
+                            cpus=cpus)
         except SubmissionError as e:  # the student's archive: not retried, graded zero
             return _failed(name, assignment, "submission_error", str(e))
         except _GraderError as e:
@@ -221,8 +223,10 @@ def _run(todo, assignment, out, backend, jobs, scheduler, image, progress) -> in
                                        pure=False) for s in todo]
             completed = (f.result() for f in as_completed(futures))
         else:
+            # Each container gets its share of the machine's cores (and at least one).
+            cpus = max(1.0, (os.cpu_count() or 1) / jobs)
             futures = [executor.submit(grade_one, s.name, str(s.path), assignment, backend,
-                                       image) for s in todo]
+                                       image, cpus) for s in todo]
             completed = (f.result() for f in cf.as_completed(futures))
         for results in completed:
             _record(out, results["student"], results)
