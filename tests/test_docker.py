@@ -151,3 +151,31 @@ def test_a_class_with_malicious_submissions_grades_every_honest_one_as_alone(
         got = json.loads((tmp_path / "out" / name / "results.json").read_text())
         assert scores(got) == want, name
     assert not backend.leftover_containers(docker_client)
+
+
+def test_a_batch_without_its_image_reports_infrastructure_and_keeps_good_scores(
+        docker_client, tmp_path):
+    from grader import batch
+
+    subs = tmp_path / "class"
+    shutil.copytree(EXAMPLES / "correct", subs / "alice")
+    shutil.copytree(EXAMPLES / "mutates_x", subs / "bob")
+    out = tmp_path / "out"
+    batch.batch(subs, assignment="hw1_graph", out=out, progress=False)  # graded locally: ok
+    summary = batch.batch(subs, assignment="hw1_graph", out=out, backend="docker",
+                          image="nn-grader/no-such-image:0", regrade=True, progress=False)
+    assert summary["statuses"] == {"ok": 2}  # the failures did not replace the good scores
+    (out / "bob" / "results.json").unlink()
+    summary = batch.batch(subs, assignment="hw1_graph", out=out, backend="docker",
+                          image="nn-grader/no-such-image:0", progress=False)
+    assert summary["statuses"] == {"ok": 1, "infrastructure": 1}
+    bob = json.loads((out / "bob" / "results.json").read_text())
+    assert bob["status"] == "infrastructure" and "grader image build" in bob["output"]
+
+
+def test_reap_removes_leftover_containers(docker_client):
+    leftover = docker_client.containers.create(IMAGE, labels={backend.LABEL: "1"},
+                                               entrypoint=["/bin/true"])
+    assert leftover in backend.leftover_containers(docker_client)
+    assert backend.reap(docker_client) >= 1
+    assert not backend.leftover_containers(docker_client)
