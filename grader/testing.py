@@ -70,15 +70,46 @@ def assert_close(actual, expected, *, name: str = "result", rtol: float = 1e-7,
             f"rtol={rtol:g}, atol={atol:g})")
 
 
+def assert_close_tree(actual, expected, *, name: str = "result", **tolerances) -> None:
+    """``assert_close`` through nested lists, tuples and dicts (e.g. a list of (dW, db))."""
+    if isinstance(expected, (list, tuple)):
+        if not isinstance(actual, (list, tuple)) or len(actual) != len(expected):
+            raise AssertionError(f"{name} is {_describe(actual)}; expected a "
+                                 f"{type(expected).__name__} of {len(expected)} items")
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            assert_close_tree(a, e, name=f"{name}[{i}]", **tolerances)
+    elif isinstance(expected, dict):
+        if not isinstance(actual, dict) or set(actual) != set(expected):
+            keys = sorted(map(str, actual)) if isinstance(actual, dict) else None
+            raise AssertionError(f"{name} has keys {keys}; expected "
+                                 f"{sorted(map(str, expected))}")
+        for k in expected:
+            assert_close_tree(actual[k], expected[k], name=f"{name}[{k!r}]", **tolerances)
+    else:
+        assert_close(actual, expected, name=name, **tolerances)
+
+
+def _unchanged(after, before) -> bool:
+    if isinstance(before, np.ndarray):
+        return (isinstance(after, np.ndarray) and after.shape == before.shape
+                and np.array_equal(after, before, equal_nan=True))
+    if isinstance(before, (list, tuple)):
+        return (isinstance(after, (list, tuple)) and len(after) == len(before)
+                and all(_unchanged(a, b) for a, b in zip(after, before)))
+    if isinstance(before, dict):
+        return (isinstance(after, dict) and set(after) == set(before)
+                and all(_unchanged(after[k], before[k]) for k in before))
+    return True  # scalars are passed by value; nothing to modify
+
+
 def assert_unmodified(call: Call, *originals, names: tuple[str, ...] = ()) -> None:
-    """The worker's copies of the positional arguments, after the call, equal ``originals``."""
+    """The worker's copies of the positional arguments, after the call, equal ``originals``
+    (arrays, also inside lists, tuples and dicts)."""
     for i, (after, before) in enumerate(zip(call.args, originals)):
-        if isinstance(before, np.ndarray):
+        if not _unchanged(after, before):
             label = names[i] if i < len(names) else f"argument {i + 1}"
-            if not isinstance(after, np.ndarray) or after.shape != before.shape or \
-                    not np.array_equal(after, before, equal_nan=True):
-                raise AssertionError(f"{label} was modified by the call; inputs must keep "
-                                     "their values (work on a copy)")
+            raise AssertionError(f"{label} was modified by the call; inputs must keep "
+                                 "their values (work on a copy)")
 
 
 def rel_error(a, b) -> float:

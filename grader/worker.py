@@ -166,13 +166,7 @@ def _serve_one(rfd, wfd, request):
         _results[request["slot"]] = result if index is None else result[index]
         return {"ok": None}
     if op == "sample":
-        result = _results[request["slot"]]
-        if type(result) is not np.ndarray:
-            return {"ok": {"value": result}}
-        flat = result.reshape(-1)
-        picks = [i % flat.size for i in request["positions"]] if flat.size else []
-        return {"ok": {"shape": list(result.shape), "dtype": result.dtype.str,
-                       "values": flat[picks].copy()}}
+        return {"ok": _sample(_results[request["slot"]], request["positions"])}
     if op == "fetch":
         return {"ok": _results.pop(request["slot"])}
     if op == "release_result":
@@ -209,6 +203,20 @@ def _materialize(value, rng, steps):
     if isinstance(value, tuple):
         return tuple(_materialize(v, rng, steps) for v in value)
     return value
+
+
+def _sample(result, positions):
+    """A few values of every array in ``result`` (nested lists, tuples and dicts too)."""
+    if type(result) is np.ndarray:
+        flat = result.reshape(-1)
+        picks = [i % flat.size for i in positions] if flat.size else []
+        return {"shape": list(result.shape), "dtype": result.dtype.str,
+                "values": flat[picks].copy()}
+    if isinstance(result, (list, tuple)):
+        return {"items": [_sample(item, positions) for item in result]}
+    if isinstance(result, dict):
+        return {"keys": {k: _sample(v, positions) for k, v in result.items()}}
+    return {"value": result}
 
 
 def _prepare(request):

@@ -130,14 +130,7 @@ class Bench:
                               f"reference takes {_ms(t_ref)} on the same input (limit "
                               f"{limit:g}x)") from None
             what = f"{label} on the timing input"
-            if isinstance(s_ref, dict) and "values" in s_ref:
-                if not isinstance(s_stu, dict) or s_stu.get("shape") != s_ref["shape"]:
-                    raise AssertionError(f"{what} has shape {(s_stu or {}).get('shape')}; "
-                                         f"expected {tuple(s_ref['shape'])}")
-                self._compare(s_stu["values"], s_ref["values"], name=f"{what} (sampled)", **check)
-            else:
-                self._compare(s_stu.get("value") if isinstance(s_stu, dict) else s_stu,
-                              s_ref.get("value"), name=what, **check)
+            self._compare_sample(s_stu, s_ref, what, check)
             if fetch:
                 self._compare(f_stu, f_ref, name=what, **check)
             return t_stu, t_ref
@@ -156,6 +149,30 @@ class Bench:
                 s, r = pair([seed, j], student_timeout=cap, fetch=(j == 0))
                 best_stu, best_ref = min(best_stu, s), min(best_ref, r)
         return self._verdict(name, best_stu, best_ref, limit, reps=reps)
+
+    def _compare_sample(self, got, want, what, check) -> None:
+        """Compare two samples (see the worker's ``_sample``), structure first."""
+        if not isinstance(got, dict) or set(got) != set(want):
+            raise AssertionError(f"{what} does not have the structure of the reference's result")
+        if "values" in want:
+            if got["shape"] != want["shape"]:
+                raise AssertionError(f"{what} has shape {tuple(got['shape'])}; expected "
+                                     f"{tuple(want['shape'])}")
+            self._compare(got["values"], want["values"], name=f"{what} (sampled)", **check)
+        elif "items" in want:
+            if len(got["items"]) != len(want["items"]):
+                raise AssertionError(f"{what} has {len(got['items'])} items; expected "
+                                     f"{len(want['items'])}")
+            for i, (g, w) in enumerate(zip(got["items"], want["items"])):
+                self._compare_sample(g, w, f"{what}[{i}]", check)
+        elif "keys" in want:
+            if set(got["keys"]) != set(want["keys"]):
+                raise AssertionError(f"{what} has keys {sorted(map(str, got['keys']))}; "
+                                     f"expected {sorted(map(str, want['keys']))}")
+            for k in want["keys"]:
+                self._compare_sample(got["keys"][k], want["keys"][k], f"{what}[{k!r}]", check)
+        else:
+            self._compare(got["value"], want["value"], name=what, **check)
 
     def _verdict(self, name, t_stu, t_ref, limit, *, reps) -> float:
         ratio = t_stu / t_ref

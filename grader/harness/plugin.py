@@ -126,7 +126,7 @@ class GradingPlugin:
             pytest.fail("timing needs the reference solution (hidden tests only)", pytrace=False)
         return Bench(self.session, self._reference_session(),
                      default_limit=self.job["limits"].get("max_speed_ratio", 3.0),
-                     compare=testing.assert_close, record=testing.record)
+                     compare=testing.assert_close_tree, record=testing.record)
 
     def _reference_session(self) -> WorkerSession:
         """A second sandboxed worker holding only the reference files (for timing)."""
@@ -229,12 +229,17 @@ def _import_reference(directory: Path, modules: list[str]):
         pass
 
     ref = Reference()
+    loaded = {}
     for name in modules:
         spec = importlib.util.spec_from_file_location(f"_reference_{name}",
                                                       directory / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
+        loaded[name] = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = loaded[name]
+        # Reference files may import each other by their plain names (sgd.py: `from mlp
+        # import ...`), as the student's do in the worker.
+        sys.modules.setdefault(name, loaded[name])
+    for name, module in loaded.items():
+        module.__spec__.loader.exec_module(module)
         setattr(ref, name, module)
         for attr, value in vars(module).items():
             if not attr.startswith("_") and not hasattr(ref, attr):
