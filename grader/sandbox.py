@@ -19,7 +19,7 @@ Three modes; ``GRADER_SANDBOX_MODE`` picks one, else jail as root and plain othe
     own uid, so it could read any file that uid can read and reach the network: see
     docs/architecture.md.
 
-Both: rlimits on address space, CPU seconds, file size, open files and processes; one BLAS
+All: rlimits on address space, CPU seconds, file size, open files and processes; one BLAS
 thread; stdout and stderr go to a pipe the harness drains with a byte cap.
 """
 from __future__ import annotations
