@@ -110,6 +110,7 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
         job = {
             "harness_dir": str(job_dir), "events": str(job_dir / "events.jsonl"),
             "workdir": str(workdir) if workdir else None, "modules": assignment.modules,
+            "provided": assignment.provided_modules,
             "test_dirs": [str(d) for d in test_dirs], "hidden_dirs": [str(d) for d in hidden_dirs],
             "reference_dir": str(reference_dir) if reference_dir else None,
             "problems": [{"id": p.id, "points": p.points} for p in assignment.problems],
@@ -158,12 +159,21 @@ def _private_copy(submission: Path, into: Path) -> Path:
     return work
 
 
+def _overlay_provided(spec, source: Path, work: Path) -> None:
+    """Put the course's provided helper modules over whatever the submission has under their
+    names: students use them, and their edits to them do not count."""
+    for name in spec.provided:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, work / name)
+
+
 def run_submission(spec, submission: Path, *, only=None, harness_dir=None) -> dict:
     """Grade one submission with the local sandbox: private copy, harness, results."""
     jobs = Path(tempfile.mkdtemp(prefix="grader-job-"))
     os.chmod(jobs, 0o711)  # the worker's uid must reach work/, nothing else
     try:
         work = _private_copy(Path(submission), jobs)
+        _overlay_provided(spec, spec.root, work)
         return run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
                            hidden_dirs=[spec.hidden_tests], workdir=work,
                            reference_dir=spec.root, only=only, harness_dir=harness_dir)
@@ -220,6 +230,7 @@ def check(path=".", *, assignment: str | None = None, solutions=None) -> dict:
         for name in spec.files:  # only the student's files: the tests stay out of reach
             if (folder / name).is_file():
                 shutil.copy2(folder / name, work / name)
+        _overlay_provided(spec, spec.root if assignment else folder, work)
         results = run_harness(spec, test_dirs=[tests], workdir=work, check_points=False)
     finally:
         shutil.rmtree(jobs, ignore_errors=True)

@@ -44,10 +44,15 @@ class Assignment:
     title_zh: str = ""
     seed: int = 0
     root: Path = Path(".")  # the folder holding assignment.yaml
+    provided: tuple[str, ...] = ()  # helper modules given to students, read-only in effect
 
     @property
     def modules(self) -> list[str]:
         return [Path(f).stem for f in self.files]
+
+    @property
+    def provided_modules(self) -> list[str]:
+        return [Path(f).stem for f in self.provided]
 
     @property
     def max_score(self) -> float:
@@ -68,8 +73,8 @@ class Assignment:
         return self.root / "tests" / "hidden"
 
 
-_TOP_KEYS = {"id": str, "title": str, "title_zh": str, "files": list, "problems": list,
-             "limits": dict, "seed": int}
+_TOP_KEYS = {"id": str, "title": str, "title_zh": str, "files": list, "provided": list,
+             "problems": list, "limits": dict, "seed": int}
 _REQUIRED = ("id", "title", "files", "problems")
 _PROBLEM_KEYS = {"id": str, "title": str, "points": (int, float)}
 _LIMIT_KEYS = {"call_timeout": (int, float), "total_timeout": (int, float),
@@ -127,6 +132,15 @@ def load_assignment(path: Path | str, *, require_sources: bool = True) -> Assign
                               f"{path.parent / name} does not exist")
     if len(set(files)) != len(files):
         raise ConfigError(f"{path}: `files` lists a file twice")
+    provided = data.get("provided", [])
+    for i, name in enumerate(provided):
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*\.py$", name):
+            raise ConfigError(f"{path}: `provided[{i}]` {name!r} must be a Python file name")
+        if name in files:
+            raise ConfigError(f"{path}: `provided[{i}]` {name!r} is also a student file")
+        if require_sources and not (path.parent / name).is_file():
+            raise ConfigError(f"{path}: `provided[{i}]` {name!r}: {path.parent / name} does not "
+                              "exist")
 
     problems = []
     for i, raw in enumerate(data["problems"]):
@@ -162,6 +176,7 @@ def load_assignment(path: Path | str, *, require_sources: bool = True) -> Assign
             raise ConfigError(f"{path}: `limits.{key}` must be positive")
 
     return Assignment(id=data["id"], title=data["title"], files=tuple(files),
+                      provided=tuple(provided),
                       problems=tuple(problems), limits=Limits(**limits),
                       title_zh=data.get("title_zh", ""), seed=data.get("seed", 0),
                       root=path.parent.resolve())

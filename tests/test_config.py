@@ -53,3 +53,15 @@ def test_unknown_assignment_lists_known_ones(tmp_path):
     make(tmp_path, GOOD)
     with pytest.raises(ConfigError, match="no assignment 'nope'.*known: demo"):
         find_assignment("nope", solutions=tmp_path)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("provided: [graph.py]\n", "`provided[0]` 'graph.py' is also a student file"),
+    ("provided: [helpers.py]\n", "`provided[0]` 'helpers.py'"),
+    ("provided: [../x.py]\n", "must be a Python file name"),
+])
+def test_provided_modules_are_checked(tmp_path, extra, message):
+    folder = make(tmp_path, GOOD + extra)
+    with pytest.raises(ConfigError) as err:
+        load_assignment(folder)
+    assert message in str(err.value)

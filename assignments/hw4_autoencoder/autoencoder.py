@@ -10,88 +10,19 @@ enough to reconstruct them.
 Shapes (row-vector convention, as everywhere in this course):
     x, x_hat : (N, D)          a batch of N inputs of dimension D = input_dim
     z        : (N, code_dim)   their codes
-All arrays are float64.  No function in this file modifies its arguments in place, except
-``SGD.step``, whose job is to update the parameters in place.
+All arrays are float64.  No function in this file modifies its arguments in place.
 
-The file has two parts:
-  1. PROVIDED CODE: dense layer forward/backward, parameter initialisation, SGD and a
-     minibatch iterator.  They are correct; use them, do not change them.
-  2. YOUR CODE: the reconstruction loss, the Autoencoder class and its training loop.
+The dense layer forward/backward, parameter initialisation, SGD (which updates parameters in
+place) and the minibatch iterator are provided in ``layers.py``: use them, do not change them.
+This file holds your part: the reconstruction loss, the Autoencoder class and its training.
 """
 
 import numpy as np
 
+from layers import SGD, dense_backward, dense_forward, init_dense, iterate_minibatches
 
 # =============================================================================================
-# 1. PROVIDED CODE (working, do not edit)
-# =============================================================================================
-
-def dense_forward(x, W, b):
-    """Dense (fully connected) layer: ``out = x @ W + b``.
-
-    x: (N, n_in)    W: (n_in, n_out)    b: (n_out,)
-    Returns ``(out, cache)`` with ``out`` of shape (N, n_out); ``cache`` is what
-    ``dense_backward`` needs.
-    """
-    out = x @ W + b
-    cache = (x, W)
-    return out, cache
-
-
-def dense_backward(d_out, cache):
-    """Backward pass of ``dense_forward``.
-
-    d_out: (N, n_out), the upstream gradient dL/d(out).
-    Returns ``(dx, dW, db)`` with the shapes of ``x``, ``W`` and ``b``:
-        dx = d_out @ W.T      dW = x.T @ d_out      db = sum of d_out over the batch
-    """
-    x, W = cache
-    dx = d_out @ W.T
-    dW = x.T @ d_out
-    db = d_out.sum(axis=0)
-    return dx, dW, db
-
-
-def init_dense(n_in, n_out, rng):
-    """Initial parameters of a dense layer: ``W`` ~ N(0, 1/n_in) (Xavier/LeCun), ``b`` = 0.
-
-    rng: a ``numpy.random.Generator``; the same generator state gives the same parameters.
-    Returns ``(W, b)`` with shapes (n_in, n_out) and (n_out,).
-    """
-    W = rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)
-    b = np.zeros(n_out)
-    return W, b
-
-
-class SGD:
-    """Plain stochastic gradient descent on a dict of parameters.
-
-    ``params`` is a dict name -> array (e.g. ``Autoencoder.params``); ``step(grads)`` updates
-    every array of ``params`` **in place**: ``p -= lr * g``.  ``grads`` has the same keys.
-    """
-
-    def __init__(self, params, lr):
-        self.params = params
-        self.lr = lr
-
-    def step(self, grads):
-        for name in self.params:
-            self.params[name] -= self.lr * grads[name]
-
-
-def iterate_minibatches(X, batch_size, rng):
-    """One epoch of minibatches of the rows of ``X`` (N, D), in a fresh random order.
-
-    Every row appears exactly once; the last batch may be smaller.  ``rng`` is a
-    ``numpy.random.Generator``.
-    """
-    order = rng.permutation(X.shape[0])
-    for start in range(0, X.shape[0], batch_size):
-        yield X[order[start:start + batch_size]]
-
-
-# =============================================================================================
-# 2. YOUR CODE
+# YOUR CODE (the helpers above come from layers.py, provided)
 # =============================================================================================
 
 def mse_reconstruction_loss(x, x_hat):

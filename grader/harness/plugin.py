@@ -117,7 +117,8 @@ class GradingPlugin:
             ref_dir = self.job.get("reference_dir")
             if not ref_dir:
                 raise RuntimeError("the reference fixture is not available in public tests")
-            self._reference = _import_reference(Path(ref_dir), self.job["modules"])
+            self._reference = _import_reference(Path(ref_dir), self.job["modules"],
+                                                provided=self.job.get("provided", []))
         return self._reference
 
     @pytest.fixture
@@ -132,7 +133,7 @@ class GradingPlugin:
         """A second sandboxed worker holding only the reference files (for timing)."""
         if self._ref_session is None:
             work = Path(tempfile.mkdtemp(prefix="grader-reference-"))
-            for name in self.job["modules"]:
+            for name in self.job["modules"] + self.job.get("provided", []):
                 shutil.copy(Path(self.job["reference_dir"]) / f"{name}.py", work / f"{name}.py")
             sandbox = LocalSandbox(work, self.session.sandbox.limits,
                                    output_cap=self.session.sandbox.output_cap)
@@ -223,14 +224,15 @@ def _classify(excinfo, in_setup: bool) -> tuple[str, str]:
                      f"{type(exc).__name__}: {exc}")
 
 
-def _import_reference(directory: Path, modules: list[str]):
-    """Import the reference files under private names; expose their names like ``student``."""
+def _import_reference(directory: Path, modules: list[str], *, provided=()):
+    """Import the reference files under private names; expose their names like ``student``.
+    Provided helper modules load first, so the reference can import them by name."""
     class Reference:
         pass
 
     ref = Reference()
     loaded = {}
-    for name in modules:
+    for name in list(provided) + list(modules):
         spec = importlib.util.spec_from_file_location(f"_reference_{name}",
                                                       directory / f"{name}.py")
         loaded[name] = importlib.util.module_from_spec(spec)

@@ -4,8 +4,9 @@ nbgrader-style, as small single-purpose steps run in order on a :class:`ReleaseC
 
 1. :mod:`.strip_solutions`   reference files -> skeletons (solution regions replaced)
 2. :mod:`.copy_public_tests` ``tests/public/*.py`` -> ``tests/`` (hidden regions removed)
-3. :mod:`.handout`           ``handout/README.{en,zh}.md`` -> ``README.md``, ``README.zh.md``
-4. :mod:`.public_config`     public copy of ``assignment.yaml``
+3. :mod:`.copy_provided`     provided helper modules (``provided:``), unchanged
+4. :mod:`.handout`           ``handout/README.{en,zh}.md`` -> ``README.md``, ``README.zh.md``
+5. :mod:`.public_config`     public copy of ``assignment.yaml``
 
 The steps write into a temporary sibling of the output folder, which is then swapped in with one
 atomic ``renameat2(RENAME_EXCHANGE)`` where the platform has it (two renames with rollback
@@ -28,7 +29,7 @@ import yaml
 
 from grader.config import load_assignment
 
-from . import copy_public_tests, handout, public_config, strip_solutions
+from . import copy_provided, copy_public_tests, handout, public_config, strip_solutions
 from ._common import ReleaseContext, notice
 from .errors import ReleaseError
 
@@ -41,6 +42,7 @@ ASSIGNMENT_ID = re.compile(r"^[a-z0-9_]+$")
 STEPS: Sequence[Callable[[ReleaseContext], None]] = (
     strip_solutions.run,
     copy_public_tests.run,
+    copy_provided.run,
     handout.run,
     public_config.run,
 )

@@ -1,6 +1,7 @@
 """Release step: ``<out>/assignment.yaml``, the public copy of the assignment's config.
 
-Only the keys students may see are kept: id, title, title_zh, files, problems, limits, seed.
+Only the keys students may see are kept: id, title, title_zh, files, provided, problems,
+limits, seed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import yaml
 
 from ._common import ReleaseContext, notice, write_text
 
-PUBLIC_KEYS = ("id", "title", "title_zh", "files", "problems", "limits", "seed")
+PUBLIC_KEYS = ("id", "title", "title_zh", "files", "provided", "problems", "limits", "seed")
 
 
 def public_config(config: dict[str, Any]) -> dict[str, Any]:
