@@ -92,7 +92,8 @@ def jail_available() -> bool:
     return default_mode() == "jail"
 
 
-def _no_new_privs() -> None:
+def no_new_privs() -> None:
+    """Neither this process nor what it exec's can gain privileges (setuid bits, caps)."""
     if ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         raise OSError("prctl(PR_SET_NO_NEW_PRIVS) failed")
 
@@ -242,12 +243,16 @@ class OutputCapture:
             self.fd = -1
 
 
+_LIVE_WORKERS: set[int] = set()  # pids of the workers this process runs right now
+
+
 class WorkerProcess:
     """One running worker: its pipes, its output, and how to kill it and everything it started."""
 
     def __init__(self, proc, to_worker, from_worker, output, *, student_dir, uid=None):
         self.proc, self.to_worker, self.from_worker = proc, to_worker, from_worker
         self.output, self.student_dir, self.uid = output, student_dir, uid
+        _LIVE_WORKERS.add(proc.pid)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -276,9 +281,12 @@ class WorkerProcess:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        # Orphans reparented to us (we are a subreaper): kill until none is left.
+        _LIVE_WORKERS.discard(self.proc.pid)
+        # Orphans reparented to us (we are a subreaper): kill until none is left. Other live
+        # workers are our children too (the bench's reference worker): they are not orphans.
         for _ in range(50):
-            orphans = [p for p in _children_of(os.getpid()) if p != self.proc.pid]
+            orphans = [p for p in _children_of(os.getpid())
+                       if p != self.proc.pid and p not in _LIVE_WORKERS]
             if not orphans:
                 break
             for p in orphans:
@@ -343,7 +351,7 @@ class LocalSandbox:
                 os.setgroups([])
                 os.setresgid(uid, uid, uid)
                 os.setresuid(uid, uid, uid)
-                _no_new_privs()
+                no_new_privs()
                 os.chdir(workdir)  # only the worker uid may enter it
         else:
             argv = worker_argv

@@ -198,3 +198,24 @@ def test_a_worker_that_cannot_start_is_infrastructure_not_the_students_fault(tmp
     with pytest.raises(WorkerUnavailable):  # and it is not retried for every test
         StudentModules(session, ["mod"]).whoami()
     session.close()
+
+
+def test_killing_one_worker_leaves_another_live_worker_alone(tmp_path, sandbox_mode):
+    """The harness runs two workers at once when timing (student and reference): a timeout in
+    one must not take the other down."""
+    sessions = []
+    for name in ("a", "b"):
+        work = write_files(tmp_path / name, {"mod.py": STUDENT})
+        sandbox = LocalSandbox(work, WorkerLimits(), mode=sandbox_mode)
+        sessions.append((sandbox, WorkerSession(sandbox, ["mod"], call_timeout=2)))
+    (_, first), (_, second) = sessions
+    a, b = StudentModules(first, ["mod"]), StudentModules(second, ["mod"])
+    assert a.Node().forward(1.0) == b.Node().forward(1.0) == 1.0
+    with pytest.raises(WorkerTimeout):
+        a.spin()
+    worker_b = second.worker
+    assert b.Node(scale=3.0).forward(1.0) == 3.0
+    assert second.worker is worker_b  # the same worker answered: it was not killed
+    for sandbox, session in sessions:
+        session.close()
+        sandbox.close()
