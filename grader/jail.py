@@ -18,11 +18,10 @@ import shutil
 import site
 import sys
 
-from grader.sandbox import WorkerLimits, set_limits
+from grader.sandbox import WorkerLimits, no_new_privs, set_limits
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-PR_SET_NO_NEW_PRIVS = 38
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -99,8 +98,7 @@ def main():
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
-    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        raise OSError("prctl(PR_SET_NO_NEW_PRIVS) failed")
+    no_new_privs()
     set_limits(WorkerLimits(**spec["limits"]))
     argv = spec["argv"]
     os.execve(argv[0], argv, spec["env"])
