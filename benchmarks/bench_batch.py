@@ -47,7 +47,7 @@ def run(assignment, subs, backend, jobs, tmp) -> float:
 
 def docker_ready() -> bool:
     try:
-        from grader.backends.docker import DEFAULT_IMAGE, client
+        from grader.sandbox.docker import DEFAULT_IMAGE, client
         client().images.get(DEFAULT_IMAGE)
         return True
     except Exception as e:

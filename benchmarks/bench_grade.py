@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from grader.config import find_assignment  # noqa: E402
+from grader.course.config import find_assignment  # noqa: E402
 
 
 def timed(cmd, env=None, cwd=None) -> float:

@@ -40,7 +40,7 @@ class _Function:
         return _Object(result) if _is_student_object(result) else result
 
     def inspect(self, *args, **kwargs):
-        from grader.bridge import Call
+        from grader.wire.bridge import Call
         return Call(self(*args, **kwargs), args, kwargs)
 
 

@@ -10,8 +10,8 @@ import inspect
 import json
 import sys
 
-from grader import api, reports
-from grader import batch as batch_mod
+from grader import api
+from grader.results import reports
 from grader.errors import GraderError
 
 
@@ -67,7 +67,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    summary = batch_mod.batch(args.submissions, assignment=args.assignment, out=args.out,
+    summary = api.batch(args.submissions, assignment=args.assignment, out=args.out,
                           backend=args.backend, jobs=args.jobs, scheduler=args.scheduler,
                           regrade=args.regrade, image=args.image)
     print(reports.batch_summary(summary), end="")
@@ -77,8 +77,7 @@ def cmd_batch(args) -> int:
 
 
 def cmd_image_build(args) -> int:
-    from grader import image
-    info = image.build(assignments=args.assignment, base=args.base, tag=args.tag)
+    info = api.build_image(assignments=args.assignment, base=args.base, tag=args.tag)
     print(f"built {info['tag']} with {', '.join(info['assignments'])}: "
           f"{info['size_mb']:.0f} MB (target: under 400 MB)")
     return 0
@@ -122,9 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "nbgrader course folder (submitted/<student>/<assignment>/)")
     p.add_argument("--assignment", required=True)
     p.add_argument("--out", required=True, help="output folder (results, feedback, gradebook)")
-    p.add_argument("--backend", default=_default(batch_mod.batch, "backend"),
+    p.add_argument("--backend", default=_default(api.batch, "backend"),
                    choices=["local", "docker"])
-    p.add_argument("--jobs", type=int, default=_default(batch_mod.batch, "jobs"))
+    p.add_argument("--jobs", type=int, default=_default(api.batch, "jobs"))
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (multi-machine)")
     p.add_argument("--regrade", action="store_true", help="grade again what is already graded")
     p.add_argument("--image", default=None, help="autograder image (docker backend)")
@@ -134,8 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     image_sub = p.add_subparsers(dest="image_command", required=True)
     p = image_sub.add_parser("build", help="build the image (no network needed inside)")
     p.add_argument("--assignment", action="append", help="assignment to include (default: all)")
-    p.add_argument("--base", default="python:3.11-slim", help="base image (ARG BASE_IMAGE)")
-    p.add_argument("--tag", default="nn-grader/autograder:latest")
+    p.add_argument("--base", default=_default(api.build_image, "base"),
+                   help="base image (ARG BASE_IMAGE)")
+    p.add_argument("--tag", default=_default(api.build_image, "tag"))
     p.set_defaults(func=cmd_image_build)
 
     p = sub.add_parser("release", help="generate assignments/<id> from solutions/<id>")

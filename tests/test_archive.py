@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader import errors
-from grader.archive import SubmissionError, extract_submission
+from grader.intake.archive import SubmissionError, extract_submission
 
 GRAPH = b"def f(x):\n    return 2 * x\n"
 

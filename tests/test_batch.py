@@ -11,7 +11,10 @@ import zipfile
 import pytest
 
 from grader import batch
-from grader.config import REPO_ROOT
+from grader.batch.tasks import failed_record
+from grader.intake.students import discover
+from grader.results.gradebook import read_record, write_record
+from grader.course.config import REPO_ROOT
 from grader.errors import SubmissionError
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions" / "hw1_graph"
@@ -58,13 +61,13 @@ def test_one_zip_of_the_class_and_nbgrader_layout(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:
         for file in subs.rglob("*.py"):
             zf.write(file, file.relative_to(subs).as_posix())
-    names = [s.name for s in batch.discover(archive, "hw1_graph", tmp_path / "scratch")]
+    names = [s.name for s in discover(archive, "hw1_graph", tmp_path / "scratch")]
     assert names == ["alice", "bob"]
     course = tmp_path / "course" / "submitted"
     for name, example in {"erin": "correct", "frank": "mutates_x"}.items():
         shutil.copytree(EXAMPLES / example, course / name / "hw1_graph")
     (course / "ghost" / "other_assignment").mkdir(parents=True)
-    found = batch.discover(course.parent, "hw1_graph", tmp_path / "scratch2")
+    found = discover(course.parent, "hw1_graph", tmp_path / "scratch2")
     assert [(s.name, s.path.name) for s in found] == [("erin", "hw1_graph"),
                                                      ("frank", "hw1_graph")]
 
@@ -72,15 +75,15 @@ def test_one_zip_of_the_class_and_nbgrader_layout(tmp_path):
 def test_an_empty_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SubmissionError, match="no student folders or zips"):
-        batch.discover(tmp_path / "empty", "hw1_graph", tmp_path / "s")
+        discover(tmp_path / "empty", "hw1_graph", tmp_path / "s")
 
 
 def test_an_infrastructure_failure_never_replaces_a_good_score(tmp_path):
     good = {"score": 42.0, "max_score": 42.0, "status": "ok", "tests": [], "output": "ok"}
-    batch._record(tmp_path, "alice", good)
-    failed = batch._failed("alice", "hw1_graph", "infrastructure", "docker is down")
-    assert batch._record(tmp_path, "alice", failed) == good
-    assert batch._previous(tmp_path, "alice")["score"] == 42.0
+    write_record(tmp_path, "alice", good)
+    failed = failed_record("alice", "hw1_graph", "infrastructure", "docker is down")
+    assert write_record(tmp_path, "alice", failed) == good
+    assert read_record(tmp_path, "alice")["score"] == 42.0
 
 
 def test_a_batch_killed_with_sigkill_finishes_on_the_next_run(tmp_path):

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import zipfile
 
-from grader.config import REPO_ROOT
+from grader.course.config import REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions" / "hw1_graph"
 

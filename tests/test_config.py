@@ -1,7 +1,7 @@
 """assignment.yaml validation: every error names the file, the key and the problem."""
 import pytest
 
-from grader.config import find_assignment, load_assignment
+from grader.course.config import find_assignment, load_assignment
 from grader.errors import ConfigError
 from tests.conftest import write_files
 

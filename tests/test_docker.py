@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from grader.api import grade
-from grader.backends import docker as backend
-from grader.config import REPO_ROOT, find_assignment
+from grader.sandbox import docker as backend
+from grader.course.config import REPO_ROOT, find_assignment
 from grader.errors import InfrastructureError
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions" / "hw1_graph"

@@ -6,8 +6,8 @@ import re
 import pytest
 
 from grader import batch
-from grader.config import REPO_ROOT, solutions_dir
-from grader.release import check_release_up_to_date
+from grader.course.config import REPO_ROOT, solutions_dir
+from grader.course.release import check_release_up_to_date
 
 ASSIGNMENTS = sorted(p.parent.name for p in solutions_dir().glob("*/assignment.yaml"))
 EXAMPLES = REPO_ROOT / "examples" / "submissions"

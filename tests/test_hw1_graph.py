@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from grader.api import check, grade
-from grader.config import REPO_ROOT, find_assignment
+from grader.course.config import REPO_ROOT, find_assignment
 
 SPEC = find_assignment("hw1_graph")
 EXAMPLES = REPO_ROOT / "examples" / "submissions" / "hw1_graph"

@@ -4,7 +4,7 @@ import struct
 import numpy as np
 import pytest
 
-from grader import protocol
+from grader.wire import protocol
 
 
 def roundtrip(value):

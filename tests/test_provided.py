@@ -2,7 +2,7 @@
 import shutil
 
 from grader.api import check, grade
-from grader.config import REPO_ROOT, find_assignment
+from grader.course.config import REPO_ROOT, find_assignment
 
 SPEC = find_assignment("hw4_autoencoder")
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from grader.config import Assignment, Problem
-from grader.scoring import build_results, read_events, write_json_atomic
+from grader.course.config import Assignment, Problem
+from grader.results.scoring import build_results, read_events, write_json_atomic
 
 SPEC = Assignment(id="demo", title="Demo", files=("graph.py",),
                   problems=(Problem("p", "P", 3.0),))

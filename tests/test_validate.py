@@ -1,9 +1,9 @@
 """`grader validate`: the suite of every assignment catches its mutants; the checks can fail."""
 import pytest
 
-from grader.config import solutions_dir
+from grader.course.config import solutions_dir
 from grader.errors import ConfigError
-from grader.validate import validate
+from grader.course.validate import validate
 from tests.conftest import write_files
 
 ASSIGNMENTS = sorted(p.parent.name for p in solutions_dir().glob("*/assignment.yaml"))

@@ -14,7 +14,7 @@ import yaml
 
 from grader.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import yaml
 
+from grader.course.config import REPO_ROOT, find_assignment
 from grader.errors import ConfigError
+from grader.harness.supervisor import grade_local
 
 _MUTANT_KEYS = {"description", "file", "replace", "caught_by"}
 
@@ -90,11 +92,8 @@ class Check:
 def validate(assignment_id: str, *, solutions=None, release_dir=None, mutants=True,
              progress=None) -> list[Check]:
     """Grade the reference, the skeleton and every mutant; return one Check per claim."""
-    from grader import api
-    from grader.config import find_assignment
-
     spec = find_assignment(assignment_id, solutions=solutions)
-    release = Path(release_dir) if release_dir else api.REPO_ROOT / "assignments" / spec.id
+    release = Path(release_dir) if release_dir else REPO_ROOT / "assignments" / spec.id
     checks = []
 
     def note(check):
@@ -102,13 +101,13 @@ def validate(assignment_id: str, *, solutions=None, release_dir=None, mutants=Tr
         if progress:
             progress(check)
 
-    ref = api.grade(spec.root, assignment=spec.id, solutions=solutions)
+    ref = grade_local(spec, spec.root)
     lost = [f"{t['name']} ({t['kind']}): {t['output'][:300]}" for t in ref["tests"]
             if t["status"] != "passed"]
     note(Check("reference scores full marks", ref["score"] == ref["max_score"] and not lost,
                f"{ref['score']:g}/{ref['max_score']:g}" + "".join(f"\n  {x}" for x in lost)))
     if release.is_dir():
-        skel = api.grade(release, assignment=spec.id, solutions=solutions)
+        skel = grade_local(spec, release)
         passing = [t["name"] for t in skel["tests"] if t["status"] == "passed"]
         note(Check("skeleton scores zero", skel["score"] == 0,
                    f"{skel['score']:g}/{skel['max_score']:g}"
@@ -119,7 +118,7 @@ def validate(assignment_id: str, *, solutions=None, release_dir=None, mutants=Tr
     for mutant in load_mutants(spec) if mutants else []:
         with tempfile.TemporaryDirectory(prefix="grader-mutant-") as tmp:
             sub = mutant.build(spec.root, spec.files, Path(tmp) / mutant.name)
-            res = api.grade(sub, assignment=spec.id, solutions=solutions, only=mutant.caught_by)
+            res = grade_local(spec, sub, only=mutant.caught_by)
         failed = {t["name"].split("[")[0] for t in res["tests"] if t["status"] != "passed"}
         ran = {t["name"].split("[")[0] for t in res["tests"]}
         missing = [c for c in mutant.caught_by if c not in ran]

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from grader.sandbox import LocalSandbox, WorkerLimits
+from grader.sandbox.local import LocalSandbox, WorkerLimits
 
 
 def start_sandbox(job: dict):
@@ -38,7 +38,7 @@ def run(job: dict, sandbox=None, worker=None) -> int:
         sandbox, worker = start_sandbox(job)
     import pytest
 
-    from grader.bridge import WorkerSession
+    from grader.wire.bridge import WorkerSession
     from grader.harness.plugin import GradingPlugin
 
     harness_dir = Path(job["harness_dir"])

@@ -21,7 +21,7 @@ import math
 import secrets
 import time
 
-from grader.bridge import WorkerTimeout
+from grader.wire.bridge import WorkerTimeout
 
 
 class TooSlow(AssertionError):

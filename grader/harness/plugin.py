@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 from grader import testing
-from grader.bridge import StudentFailure, StudentModules, WorkerSession
+from grader.wire.bridge import StudentFailure, StudentModules, WorkerSession
 from grader.harness.bench import Bench, TooSlow
-from grader.sandbox import LocalSandbox
+from grader.sandbox.local import LocalSandbox
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 MARKERS = {

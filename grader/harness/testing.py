@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.bridge import Call
+from grader.wire.bridge import Call
 from grader.harness.bench import Random, RandomInt, TooSlow  # noqa: F401  (for test authors)
 
 _recorded: dict = {}

@@ -2,7 +2,7 @@
 
 The container's harness runs as root with only the capabilities it needs to drop the worker to
 an unprivileged uid and to kill it (``uid`` sandbox mode). The host builds ``results.json`` from
-``/out/harness/events.jsonl`` itself (see ``grader.backends.docker``), so nothing the student
+``/out/harness/events.jsonl`` itself (see ``grader.sandbox.docker``), so nothing the student
 could influence is taken as a score.
 """
 from __future__ import annotations
@@ -11,20 +11,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from grader import api
-from grader.config import find_assignment
+from grader.course.config import find_assignment
 from grader.errors import GraderError
+from grader.harness.supervisor import grade_local
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="grader.container")
+    parser = argparse.ArgumentParser(prog="grader.sandbox.container")
     parser.add_argument("--assignment", required=True)
     parser.add_argument("--submission", default="/submission")
     parser.add_argument("--out", default="/out")
     args = parser.parse_args(argv)
     try:
         spec = find_assignment(args.assignment)
-        results = api.run_submission(spec, Path(args.submission),
+        results = grade_local(spec, Path(args.submission),
                                      harness_dir=Path(args.out) / "harness")
     except GraderError as e:
         print(f"grader: {e}", file=sys.stderr)

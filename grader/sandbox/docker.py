@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.archive import extract_submission
+from grader.intake.archive import extract_submission
 from grader.errors import InfrastructureError
-from grader.scoring import build_results, read_events
+from grader.results.scoring import build_results, read_events
 
 DEFAULT_IMAGE = "nn-grader/autograder:latest"
 LABEL = "nn-grader"

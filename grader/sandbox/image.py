@@ -15,7 +15,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from grader.config import REPO_ROOT, find_assignment, solutions_dir
+from grader.course.config import REPO_ROOT, find_assignment, solutions_dir
 from grader.errors import GraderError, InfrastructureError
 
 DEFAULT_TAG = "nn-grader/autograder:latest"
@@ -65,7 +65,7 @@ def build_context(dest: Path, assignments: list[str]) -> None:
 def build(*, assignments=None, base: str = DEFAULT_BASE, tag: str = DEFAULT_TAG,
           progress=print) -> dict:
     """Build the image; return {"tag", "size_mb", "assignments"}."""
-    from grader.backends.docker import client
+    from grader.sandbox.docker import client
 
     c = client()
     assignments = list(assignments or sorted(p.parent.name for p in

@@ -18,7 +18,7 @@ import shutil
 import site
 import sys
 
-from grader.sandbox import WorkerLimits, no_new_privs, set_limits
+from grader.sandbox.local import WorkerLimits, no_new_privs, set_limits
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18

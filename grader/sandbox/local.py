@@ -4,7 +4,7 @@ Three modes; ``GRADER_SANDBOX_MODE`` picks one, else jail as root and plain othe
 
 ``jail`` (the grader runs as root, the usual case in CI and in the Docker image's harness):
     ``unshare`` gives the worker new mount, PID, network (no interfaces), IPC and UTS namespaces;
-    ``grader.jail`` then builds a minimal root (read-only system and Python directories, the
+    ``grader.sandbox.jail`` then builds a minimal root (read-only system and Python directories, the
     private working copy, a small /tmp), drops to an unprivileged uid of its own, sets
     no-new-privs and exec's the worker. The worker is PID 1 of its namespace, so killing it kills
     every process it started, ``setsid`` daemons included. Hidden tests, reference solutions,
@@ -37,7 +37,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # the folder holding grader/
 UID_BASE = 61000  # jail mode: worker uids UID_BASE .. UID_BASE + UID_SLOTS - 1
 UID_SLOTS = 256
 _PR_SET_CHILD_SUBREAPER = 36
@@ -330,7 +330,7 @@ class LocalSandbox:
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
-        boot = ("import sys; sys.path.insert(0, %r); from grader.worker import main; main()"
+        boot = ("import sys; sys.path.insert(0, %r); from grader.untrusted.worker import main; main()"
                 % (PACKAGE_PARENT if self.mode == "plain" else "/opt/grader"))
         worker_argv = [sys.executable, "-I", "-c", boot, str(req_r), str(rep_w)]
         if self.mode == "jail":
@@ -340,7 +340,7 @@ class LocalSandbox:
                     "keep_fds": [req_r, rep_w]}
             argv = ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork",
                     "--kill-child", "--mount-proc", sys.executable, "-I", "-c",
-                    "import sys; sys.path.insert(0, %r); from grader.jail import main; main()"
+                    "import sys; sys.path.insert(0, %r); from grader.sandbox.jail import main; main()"
                     % PACKAGE_PARENT, json.dumps(spec)]
             preexec = None
         elif self.mode == "uid":

@@ -23,7 +23,7 @@ import types
 
 import numpy as np
 
-from grader import protocol
+from grader.wire import protocol
 
 _handles: dict[int, object] = {}
 _next_id = [1]

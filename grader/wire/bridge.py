@@ -15,8 +15,8 @@ import struct
 import time
 from dataclasses import dataclass
 
-from grader import protocol
-from grader.protocol import Callback, Handle, ProtocolError
+from grader.wire import protocol
+from grader.wire.protocol import Callback, Handle, ProtocolError
 
 
 class StudentFailure(Exception):

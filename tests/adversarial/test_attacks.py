@@ -38,7 +38,7 @@ from unittest import mock
 import pytest
 
 from grader.api import grade
-from grader.sandbox import jail_available
+from grader.sandbox.local import jail_available
 
 HERE = Path(__file__).resolve().parent
 SUBMISSIONS = HERE / "submissions"

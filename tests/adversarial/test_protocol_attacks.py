@@ -1,5 +1,5 @@
 """Hostile replies on the wire: whatever bytes a subverted worker writes to its reply pipe, the
-harness's decoder (``grader.protocol.decode_body``) must answer with ``ProtocolError`` -- never
+harness's decoder (``grader.wire.protocol.decode_body``) must answer with ``ProtocolError`` -- never
 with a value, and never with another exception type (the bridge kills and replaces the worker
 on ``ProtocolError`` only; anything else escapes into the test as a grader-side error and leaves
 the worker's reply stream as it was).
@@ -17,8 +17,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from grader import protocol
-from grader.protocol import ProtocolError, decode_body
+from grader.wire import protocol
+from grader.wire.protocol import ProtocolError, decode_body
 
 
 def body(header=None, buffers=(), *, raw_header: bytes | None = None,
@@ -175,7 +175,7 @@ def _fake_worker(reply_bytes: bytes):
 
 def test_huge_frame_length_is_refused_before_reading():
     """A length word over the frame cap is refused at once (nothing is allocated or awaited)."""
-    from grader.bridge import _read_frame
+    from grader.wire.bridge import _read_frame
 
     worker, fd = _fake_worker(struct.pack("<I", protocol.MAX_FRAME_BYTES + 1))
     try:
@@ -188,7 +188,7 @@ def test_huge_frame_length_is_refused_before_reading():
 
 
 def test_frame_shorter_than_its_length_word_is_eof_not_a_hang():
-    from grader.bridge import _read_frame
+    from grader.wire.bridge import _read_frame
 
     worker, fd = _fake_worker(struct.pack("<I", 1000) + b"short")
     try:

@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
-from grader.config import load_assignment
+from grader.course.config import REPO_ROOT, load_assignment
 
 from . import copy_provided, copy_public_tests, handout, public_config, strip_solutions
 from ._common import ReleaseContext, notice
@@ -35,7 +35,6 @@ from .errors import ReleaseError
 
 __all__ = ["ReleaseContext", "ReleaseError", "STEPS", "check_release_up_to_date", "notice", "release"]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENT_ID = re.compile(r"^[a-z0-9_]+$")
 
 #: The release steps, in order. Each takes the ReleaseContext and writes under ``ctx.out``.

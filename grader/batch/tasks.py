@@ -1,0 +1,64 @@
+"""One student's grading task: runs in a worker process of the pool or on a Dask worker.
+
+A task never raises for a student's mistake: an unreadable archive is a ``submission_error``
+record, a grader failure an ``infrastructure`` one (retried here, then again by a later run).
+"""
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+from grader.course.config import find_assignment
+from grader.errors import GraderError, SubmissionError
+from grader.harness.supervisor import grade_submission
+
+RETRIES = 2  # extra tries for an infrastructure result
+
+
+def grade_one(name: str, path: str, assignment: str, backend: str, image: str | None,
+              cpus: float | None = None) -> dict:
+    """Grade one student (runs in a worker process or on a Dask worker)."""
+    spec = find_assignment(assignment)
+    for attempt in range(RETRIES + 1):
+        try:
+            results = grade_submission(spec, Path(path), backend=backend, image=image,
+                                       cpus=cpus)
+            results["submission"] = Path(path).name
+        except SubmissionError as e:  # the student's archive: not retried, graded zero
+            return failed_record(name, assignment, "submission_error", str(e))
+        except GraderError as e:
+            results = failed_record(name, assignment, "infrastructure", str(e))
+        if results.get("status") != "infrastructure":
+            break
+    results["student"] = name
+    return results
+
+
+def grade_bytes(name: str, archive: bytes, assignment: str, backend: str,
+                image: str | None) -> dict:
+    """A Dask task: the submission travels as zip bytes, so workers need no shared disk."""
+    with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
+        path = Path(tmp) / f"{name}.zip"
+        path.write_bytes(archive)
+        return grade_one(name, str(path), assignment, backend, image)
+
+
+def zip_bytes(path: Path) -> bytes:
+    if path.is_file():
+        return path.read_bytes()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for file in sorted(path.rglob("*")):
+            if file.is_file() and not file.is_symlink():
+                zf.write(file, file.relative_to(path).as_posix())
+    return buf.getvalue()
+
+
+def failed_record(name, assignment, status, message) -> dict:
+    spec = find_assignment(assignment)
+    return {"score": 0.0, "max_score": spec.max_score, "execution_time": 0.0,
+            "output": message, "tests": [], "assignment": assignment, "status": status,
+            "problems": {p.id: {"score": 0.0, "max_score": p.points, "kinds": [status]}
+                         for p in spec.problems}, "student": name}

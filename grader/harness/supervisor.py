@@ -1,0 +1,205 @@
+"""Runs one submission's harness and supervises it (trusted): the process plumbing behind the
+user verbs.
+
+- ``fork_harness`` forks the harness (no interpreter start-up, a clean pytest each time) and
+  kills it with its whole tree when it runs past its wall-clock limit.
+- ``run_harness`` writes the job, forks, and turns the harness's events into results.
+- ``grade_local`` grades a submission with the local sandbox: a private copy, the course's
+  provided modules laid over it, the harness. ``check_folder`` does the same for a student's
+  folder with the public tests only. ``grade_submission`` picks the backend: forked here
+  (``local``) or in a hardened container (``docker``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import select
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from grader.errors import GraderError, SubmissionError
+from grader.intake.archive import extract_submission
+from grader.results.scoring import build_results, parse_events, read_events
+from grader.sandbox.local import kill_tree, make_undumpable
+
+HARNESS_GRACE = 30.0  # seconds the harness gets beyond the total timeout before it is killed
+
+
+def _harness_child(job: dict, log_path: Path) -> None:
+    """The forked harness process: pytest output to the log, then the trusted harness."""
+    try:
+        make_undumpable()
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        from grader.harness.__main__ import run, start_sandbox
+        sandbox, worker = start_sandbox(job)  # first, so the worker boots while pytest loads
+        code = run(job, sandbox, worker)
+        code = 0 if code in (0, 1) else code
+    except BaseException:  # report anything, never return into the parent's code
+        traceback.print_exc()
+        code = 70
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def fork_harness(job: dict, log_path: Path, *, timeout: float) -> int | None:
+    """Run the harness in a forked child (no interpreter start-up, a clean pytest each time);
+    return its exit code, or None when it ran past ``timeout`` and was killed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _harness_child(job, log_path)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    deadline = time.monotonic() + timeout
+    code = None
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            code = os.waitstatus_to_exitcode(status)
+            break
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            # The harness and its whole tree (it is the subreaper of its worker's orphans;
+            # in jail mode the worker's namespace dies with `unshare`). Nothing else of ours.
+            kill_tree(pid)
+            os.waitpid(pid, 0)
+            break
+        if pidfd is not None:
+            select.select([pidfd], [], [], remaining)
+        else:
+            time.sleep(min(remaining, 0.01))
+    if pidfd is not None:
+        os.close(pidfd)
+    return code
+
+
+def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, reference_dir=None,
+                check_points=True, only=None, harness_dir=None) -> dict:
+    """Run the trusted harness in its own process on a prepared working copy; return results.
+
+    The harness is a forked child so that each grading run starts from a clean pytest and a
+    clean module cache without paying for a new interpreter; it starts the sandboxed worker
+    itself, and kills its worker's whole tree before it exits.
+    """
+    start = time.monotonic()
+    if harness_dir is not None:  # kept for the caller (the Docker backend reads its events)
+        job_dir = Path(harness_dir)
+        job_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    else:
+        job_dir = Path(tempfile.mkdtemp(prefix="grader-harness-"))
+    os.chmod(job_dir, 0o700)
+    try:
+        limits = assignment.limits
+        job = {
+            "harness_dir": str(job_dir), "events": str(job_dir / "events.jsonl"),
+            "workdir": str(workdir) if workdir else None, "modules": assignment.modules,
+            "provided": assignment.provided_modules,
+            "test_dirs": [str(d) for d in test_dirs], "hidden_dirs": [str(d) for d in hidden_dirs],
+            "reference_dir": str(reference_dir) if reference_dir else None,
+            "problems": [{"id": p.id, "points": p.points} for p in assignment.problems],
+            "limits": dataclasses.asdict(limits),
+            "seed": assignment.seed, "check_points": check_points and not only,
+            "only": list(only or []),
+        }
+        events = None
+        if harness_dir is None:
+            # The events go to an unlinked file this process keeps open: in plain mode the
+            # worker shares our uid, and a file it could find by path it could also replace.
+            events = tempfile.TemporaryFile(dir=job_dir)
+            job["events_fd"] = events.fileno()
+            make_undumpable()  # nor can it reach the file through /proc/<pid>/fd
+        (job_dir / "job.json").write_text(json.dumps(job))
+        missing_kind, reason = "infrastructure", "the grader stopped before this test ran"
+        code = fork_harness(job, job_dir / "harness.log",
+                            timeout=limits.total_timeout + HARNESS_GRACE)
+        failed = code != 0
+        if code is None:
+            failed, missing_kind = True, "timeout"
+            reason = "the submission used up its total time limit"
+        if events is not None:
+            events.seek(0)
+            expected, errors, results = parse_events(events.read().decode("utf-8", "replace"))
+            events.close()
+        else:
+            expected, errors, results = read_events(job_dir / "events.jsonl")
+        if failed and expected is None:
+            tail = (job_dir / "harness.log").read_text(errors="replace")[-2000:]
+            errors = errors + [f"the harness failed:\n{tail}"]
+        return build_results(assignment, expected, errors, results,
+                             execution_time=time.monotonic() - start,
+                             missing_kind=missing_kind, missing_reason=reason)
+    finally:
+        if harness_dir is None:
+            shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _private_copy(submission: Path, into: Path) -> Path:
+    """Extract or copy the submission into a fresh private folder (never graded in place)."""
+    if not submission.exists():
+        raise SubmissionError(f"{submission}: no such file or folder")
+    work = into / "work"
+    extract_submission(submission, work)
+    return work
+
+
+def _overlay_provided(spec, source: Path, work: Path) -> None:
+    """Put the course's provided helper modules over whatever the submission has under their
+    names: students use them, and their edits to them do not count."""
+    for name in spec.provided:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, work / name)
+
+
+def grade_local(spec, submission: Path, *, only=None, harness_dir=None) -> dict:
+    """Grade one submission with the local sandbox: private copy, harness, results."""
+    jobs = Path(tempfile.mkdtemp(prefix="grader-job-"))
+    os.chmod(jobs, 0o711)  # the worker's uid must reach work/, nothing else
+    try:
+        work = _private_copy(Path(submission), jobs)
+        _overlay_provided(spec, spec.root, work)
+        return run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
+                           hidden_dirs=[spec.hidden_tests], workdir=work,
+                           reference_dir=spec.root, only=only, harness_dir=harness_dir)
+    finally:
+        shutil.rmtree(jobs, ignore_errors=True)
+
+
+def check_folder(spec, folder: Path, *, tests: Path, provided_from: Path) -> dict:
+    """The public ``tests`` on a copy of the student's files in ``folder`` (the tests and
+    everything else of the folder stay out of the worker's reach)."""
+    jobs = Path(tempfile.mkdtemp(prefix="grader-check-"))
+    os.chmod(jobs, 0o711)
+    try:
+        work = jobs / "work"
+        work.mkdir()
+        for name in spec.files:
+            if (folder / name).is_file():
+                shutil.copy2(folder / name, work / name)
+        _overlay_provided(spec, provided_from, work)
+        return run_harness(spec, test_dirs=[tests], workdir=work, check_points=False)
+    finally:
+        shutil.rmtree(jobs, ignore_errors=True)
+
+
+def grade_submission(spec, submission: Path, *, backend: str = "local", image=None,
+                     cpus: float | None = None, only=None) -> dict:
+    """Grade with ``backend``: ``local`` (the harness forked here, the worker in the local
+    sandbox) or ``docker`` (one hardened container from the autograder ``image``)."""
+    if backend == "docker":
+        from grader.sandbox.docker import grade_in_container
+        return grade_in_container(spec, Path(submission), image=image,
+                                  cpus=cpus or min(2, os.cpu_count() or 1))
+    if backend == "local":
+        return grade_local(spec, Path(submission), only=only)
+    raise GraderError(f"unknown backend {backend!r} (use local or docker)")
