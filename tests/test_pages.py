@@ -218,3 +218,130 @@ def test_no_student_page_shows_a_line_of_the_hidden_suites(assignment, example_b
     assert lines and len(pages) == len(list(out.rglob("results.json")))
     for page in pages:
         assert leaked_lines(lines, page.read_text(encoding="utf-8")) == [], page
+
+
+# --- what the pages read from results.json -------------------------------------------------------
+
+def test_a_visible_tests_output_splits_into_message_traceback_and_printed_output():
+    from grader.results.pages.model import split_output
+    text = ("ValueError: bad\nIn your code:\n  File \"graph.py\", line 3, in f\n    raise X\n"
+            "Your code printed:\nhello\n")
+    assert split_output(text) == {"message": "ValueError: bad",
+                                  "traceback": '  File "graph.py", line 3, in f\n    raise X',
+                                  "printed": "hello"}
+    assert split_output("Your code printed:\nhi") == {"message": "", "traceback": "",
+                                                      "printed": "hi"}
+    assert split_output("x is 1; expected 2")["message"] == "x is 1; expected 2"
+
+
+def test_a_hidden_test_shows_its_hint_and_kind_only():
+    from grader.results.pages.model import test_view
+    view = test_view({"name": "test_h", "kind": "wrong_answer", "status": "failed",
+                      "hidden": True, "score": 0, "max_score": 2,
+                      "output": "wrong answer: mind the batch axis.\nIn your code:\n  x"})
+    assert view["parts"] == {"message": "mind the batch axis.\nIn your code:\n  x",
+                             "traceback": "", "printed": ""}
+    assert view["label"] == "wrong answer" and view["max_score"] == "2"
+
+
+@pytest.mark.parametrize("extra, shown", [
+    ({"speed_ratio": 7.8, "speed_limit": 3.0, "student_seconds": 0.0285,
+      "reference_seconds": 0.00365, "repetitions": 5},
+     {"ratio": 7.8, "limit": 3.0, "over": True, "student_ms": "28.5 ms",
+      "reference_ms": "3.65 ms", "repetitions": 5}),
+    ({"speed_ratio": 0.9, "speed_limit": 3.0},  # older records: no times
+     {"ratio": 0.9, "limit": 3.0, "over": False, "student_ms": None, "reference_ms": None,
+      "repetitions": None}),
+    ({"speed_ratio": 60.0},  # a timeout: the ratio is a lower bound, no limit recorded
+     {"ratio": 60.0, "limit": None, "over": False}),
+    ({"speed_ratio": 2.0, "speed_limit": "3", "student_seconds": None, "repetitions": True},
+     {"ratio": 2.0, "limit": None, "student_ms": None, "repetitions": None}),
+])
+def test_speed_figures_are_read_defensively(extra, shown):
+    from grader.results.pages.model import speed
+    figures = speed(extra)
+    assert {k: figures[k] for k in shown} == shown
+    assert 0 <= figures["bar"] <= 1 and 0 <= figures["one_at"] <= 1
+    if figures["limit"]:
+        assert (figures["bar"] > figures["limit_at"]) == figures["over"]
+
+
+@pytest.mark.parametrize("extra", [{}, {"speed_ratio": 0}, {"speed_ratio": -1.0},
+                                   {"speed_ratio": "fast"}, {"speed_ratio": float("nan")}])
+def test_no_speed_bar_without_a_positive_ratio(extra):
+    from grader.results.pages.model import speed
+    assert speed(extra) is None
+
+
+def test_gradient_errors_without_a_recorded_threshold_have_no_verdict():
+    from grader.results.pages.model import gradients
+    assert gradients({"gradient_error_dx": 1e-9, "gradient_error_dw": 0.5,
+                      "gradient_tolerance_dw": 1e-6, "gradient_error_db": "x",
+                      "speed_ratio": 2.0}) == [
+        {"name": "dw", "error": 0.5, "tolerance": 1e-6, "ok": False},
+        {"name": "dx", "error": 1e-9, "tolerance": None, "ok": None}]
+
+
+def test_the_harness_records_each_gradient_checks_threshold():
+    import numpy as np
+    from grader.harness import testing
+    testing.take_recorded()
+    x = np.array([1.0, 2.0])
+    testing.check_gradient(lambda v: v ** 2, x, 2 * x, d_out=np.ones(2),
+                           rng=np.random.default_rng(0), name="dx", tol=1e-5)
+    recorded = testing.take_recorded()
+    assert recorded["gradient_tolerance_dx"] == 1e-5 and recorded["gradient_error_dx"] < 1e-5
+
+
+# --- `grader report` ------------------------------------------------------------------------------
+
+def run_cli(*args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True,
+                          text=True, cwd=REPO_ROOT, timeout=300)
+
+
+def test_report_rebuilds_exactly_the_pages_a_resumed_batch_wrote(tmp_path):
+    import shutil
+    from grader import batch
+    examples = REPO_ROOT / "examples" / "submissions" / "hw1_graph"
+    subs = tmp_path / "subs"
+    for name, example in {"alice": "correct", "bob": "forgets_dout"}.items():
+        shutil.copytree(examples / example, subs / name)
+    out = tmp_path / "out"
+    first = batch.batch(subs, assignment="hw1_graph", out=out, progress=False)
+    assert first["report"] == str(out / "index.html")
+    shutil.copytree(examples / "mutates_x", subs / "carol")  # the class grows; resume
+    again = batch.batch(subs, assignment="hw1_graph", out=out, progress=False)
+    assert again["graded_now"] == 1
+    written = pages(out)
+    assert len(written) == 4 and "carol" in written["index.html"]
+    for name in written:
+        (out / name).unlink()
+    proc = run_cli("report", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"{out / 'index.html'}\n"
+    assert pages(out) == written
+
+
+def test_report_on_a_folder_without_a_batch_says_so(tmp_path):
+    proc = run_cli("report", str(tmp_path / "missing"))
+    assert proc.returncode == 2 and "no such folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = run_cli("report", str(tmp_path))
+    assert proc.returncode == 2 and "no graded students here" in proc.stderr
+
+
+def test_the_files_the_grader_ignored_are_listed_for_the_student(hostile_class, tmp_path):
+    from grader.results.pages.build import student_page
+    from grader.results.pages.records import StudentRecord
+    alice = json.loads((hostile_class / "alice" / "results.json").read_text())
+    record = StudentRecord("alice", "alice", tmp_path, {
+        **alice, "ignored_files": ["layers/__init__.py", "__pycache__/graph.cpython-311.pyc",
+                                   "<b>bold</b>.py"]})
+    text = student_page(record, HW1)
+    assert "<code>&lt;b&gt;bold&lt;/b&gt;.py</code>" in text
+    assert "<code>layers/__init__.py</code>" in text
+    assert 'id="ignored"' not in student_page(StudentRecord("alice", "alice", tmp_path, alice),
+                                              HW1)
