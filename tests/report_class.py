@@ -64,3 +64,10 @@ def grade_class(root: Path) -> Path:
                                 "output": "the grader could not start a worker: " + SCRIPT})
     write_record(out, "mallory", {**alice, "student": SCRIPT_NAME, "submission": SCRIPT_NAME})
     return out
+
+
+def hostile_folders(out: Path) -> list[Path]:
+    """The folders of the students whose code printed and raised the payloads."""
+    return sorted(p.parent for p in out.rglob("results.json")
+                  if "window.pwned = 'script'" in "".join(
+                      t["output"] for t in json.loads(p.read_text())["tests"]))

@@ -71,6 +71,11 @@ class Page(html.parser.HTMLParser):
         return [a[name] for _, a in self.elements if name in a]
 
 
+def folder(out, key):
+    """A student's folder in a batch's output (keyed layout or the older one)."""
+    return out / "students" / key if (out / "students").is_dir() else out / key
+
+
 def pages(out):
     return {p.relative_to(out).as_posix(): p.read_text(encoding="utf-8")
             for p in sorted(out.rglob("*.html"))}
@@ -101,12 +106,14 @@ def test_no_page_can_run_a_students_markup_or_script(hostile_class):
         assert not any(h.startswith(("http:", "https:", "//", "javascript:"))
                        for h in page.attrs("href")), name
         assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
-    hostile = Page((next(hostile_class.glob("img_src*")) / "feedback.html").read_text())
+    from report_class import hostile_folders
+    assert len(hostile_folders(hostile_class)) == 2
+    hostile = Page((hostile_folders(hostile_class)[0] / "feedback.html").read_text())
     shown = "".join(hostile.text)
     assert "<script>window.pwned = 'script'" in shown  # as text, for the student to read
     assert "\\x1b[2J\\x1b[1;1HALL TESTS PASSED" in shown and "\\u202e" in shown
     assert "# <script>window.pwned='traceback'</script>" in shown  # their own source line
-    mallory = Page((hostile_class / "mallory" / "feedback.html").read_text())
+    mallory = Page((folder(hostile_class, "mallory") / "feedback.html").read_text())
     assert SCRIPT_NAME in "".join(mallory.text)
     assert SCRIPT_NAME in "".join(Page((hostile_class / "index.html").read_text()).text)
 
@@ -137,9 +144,9 @@ def test_the_content_security_policy_allows_only_the_pages_own_style_and_script(
 
 
 def test_a_submission_error_and_a_grader_failure_are_said_plainly(hostile_class):
-    frank = (hostile_class / "frank" / "feedback.html").read_text()
+    frank = (folder(hostile_class, "frank") / "feedback.html").read_text()
     assert 'id="submission-message"' in frank and 'id="problems"' not in frank
-    grace = (hostile_class / "grace" / "feedback.html").read_text()
+    grace = (folder(hostile_class, "grace") / "feedback.html").read_text()
     assert "it is not your fault" in grace
     index = Page((hostile_class / "index.html").read_text())
     text = " ".join(index.text)
@@ -160,15 +167,15 @@ def gradient_rows(page: str) -> list[tuple[str, str, str, str]]:
 
 def test_gradient_errors_are_shown_against_their_thresholds(hostile_class):
     for student, verdict in (("alice", "within"), ("erin", "too large")):
-        results = json.loads((hostile_class / student / "results.json").read_text())
+        results = json.loads((folder(hostile_class, student) / "results.json").read_text())
         want = [(k[len("gradient_error_"):], f"{v:.2e}",
                  f"{t['extra_data'][k.replace('error', 'tolerance')]:.0e}")
                 for t in results["tests"] for k, v in t.get("extra_data", {}).items()
                 if k.startswith("gradient_error_")]
-        rows = gradient_rows((hostile_class / student / "feedback.html").read_text())
+        rows = gradient_rows((folder(hostile_class, student) / "feedback.html").read_text())
         assert want and [r[:3] for r in rows] == want
         assert verdict in {r[3] for r in rows}
-    assert {r[3] for r in gradient_rows((hostile_class / "alice" / "feedback.html")
+    assert {r[3] for r in gradient_rows((folder(hostile_class, "alice") / "feedback.html")
                                         .read_text())} == {"within"}
 
 
@@ -235,13 +242,16 @@ def test_a_visible_tests_output_splits_into_message_traceback_and_printed_output
 
 
 def test_a_hidden_test_shows_its_hint_and_kind_only():
-    from grader.results.pages.model import test_view
-    view = test_view({"name": "test_h", "kind": "wrong_answer", "status": "failed",
-                      "hidden": True, "score": 0, "max_score": 2,
+    from grader.results.pages.model import GRADER_PROBLEM, test_view
+    hidden = {"name": "test_h", "status": "failed", "hidden": True, "score": 0, "max_score": 2}
+    view = test_view({**hidden, "kind": "wrong_answer",
                       "output": "wrong answer: mind the batch axis.\nIn your code:\n  x"})
     assert view["parts"] == {"message": "mind the batch axis.\nIn your code:\n  x",
                              "traceback": "", "printed": ""}
     assert view["label"] == "wrong answer" and view["max_score"] == "2"
+    view = test_view({**hidden, "kind": "infrastructure",
+                      "output": "the grader could not set up this test: KeyError: W_ref"})
+    assert view["parts"]["message"] == GRADER_PROBLEM
 
 
 @pytest.mark.parametrize("extra, shown", [
@@ -249,6 +259,9 @@ def test_a_hidden_test_shows_its_hint_and_kind_only():
       "reference_seconds": 0.00365, "repetitions": 5},
      {"ratio": 7.8, "limit": 3.0, "over": True, "student_ms": "28.5 ms",
       "reference_ms": "3.65 ms", "repetitions": 5}),
+    ({"speed_ratio": 45.7, "speed_limit": 6.0, "student_seconds": 1.44,
+      "reference_seconds": 0.0315},
+     {"ratio": 45.7, "over": True, "student_ms": "1.44 s", "reference_ms": "31.5 ms"}),
     ({"speed_ratio": 0.9, "speed_limit": 3.0},  # older records: no times
      {"ratio": 0.9, "limit": 3.0, "over": False, "student_ms": None, "reference_ms": None,
       "repetitions": None}),
@@ -336,7 +349,7 @@ def test_report_on_a_folder_without_a_batch_says_so(tmp_path):
 def test_the_files_the_grader_ignored_are_listed_for_the_student(hostile_class, tmp_path):
     from grader.results.pages.build import student_page
     from grader.results.pages.records import StudentRecord
-    alice = json.loads((hostile_class / "alice" / "results.json").read_text())
+    alice = json.loads((folder(hostile_class, "alice") / "results.json").read_text())
     record = StudentRecord("alice", "alice", tmp_path, {
         **alice, "ignored_files": ["layers/__init__.py", "__pycache__/graph.cpython-311.pyc",
                                    "<b>bold</b>.py"]})

@@ -67,8 +67,11 @@ def speed(extra: dict) -> dict | None:
 
 
 def _ms(seconds) -> str | None:
+    """A measured time: milliseconds below a second, seconds above."""
     value = _number(seconds)
-    return f"{value * 1e3:.3g} ms" if value is not None and value >= 0 else None
+    if value is None or value < 0:
+        return None
+    return f"{value * 1e3:.3g} ms" if value < 1 else f"{value:.3g} s"
 
 
 def gradients(extra: dict) -> list[dict]:
@@ -88,9 +91,14 @@ def _tests(results: dict) -> list[dict]:
     return [t for t in results.get("tests", []) if isinstance(t, dict)]
 
 
+GRADER_PROBLEM = "The grader could not run this test; it is not your fault, and it is retried."
+
+
 def _hint(output: str, kind: str) -> str:
     """A hidden test's output is "<kind>: <the instructor's hint>"; the page shows the kind
-    apart, so only the hint here."""
+    apart, so only the hint here. A hidden test the grader failed to run says only that."""
+    if kind == "infrastructure":
+        return GRADER_PROBLEM
     prefix = f"{kind.replace('_', ' ')}: "
     return output[len(prefix):] if output.startswith(prefix) else output
 
@@ -169,7 +177,6 @@ def class_view(records: list[StudentRecord], spec, out) -> dict:
     return {
         "assignment": spec.id, "title": spec.title, "max_score": fmt(spec.max_score),
         "students": len(records), "graded": len(graded),
-        "statuses": sorted(Counter(str(r.results.get("status", "?")) for r in records).items()),
         "mean": f"{statistics.fmean(totals):.2f}" if totals else "-",
         "median": fmt(statistics.median(totals)) if totals else "-",
         "totals": totals, "problems": _problem_stats(graded, spec),
