@@ -12,6 +12,7 @@ import sys
 
 from grader import api
 from grader.results import reports
+from grader.results.safe_text import visible
 from grader.errors import GraderError
 
 
@@ -151,7 +152,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except GraderError as e:
-        print(f"grader: {e}", file=sys.stderr)
+        print(f"grader: {visible(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("grader: interrupted", file=sys.stderr)

@@ -1,8 +1,14 @@
-"""Readable terminal output: a student's check report, a grade summary, the demo table."""
+"""Readable terminal output: a student's check report, a grade summary, the demo table.
+
+Every piece of student text (output, exception messages, names of folders) goes through
+``safe_text.visible`` before it reaches a terminal or a feedback file.
+"""
 from __future__ import annotations
 
 import os
 import sys
+
+from grader.results.safe_text import visible
 
 _KIND_LABEL = {"passed": "ok", "wrong_answer": "wrong answer", "error": "error",
                "timeout": "timeout", "crash": "crash", "memory": "memory", "too_slow": "too slow",
@@ -16,7 +22,8 @@ def _color(text: str, code: str, stream=sys.stdout) -> str:
 
 
 def _indent(text: str, prefix: str = "      ") -> str:
-    return "\n".join(prefix + line for line in text.splitlines())
+    """Student text, made visible, indented under its test."""
+    return "\n".join(prefix + line for line in visible(text).split("\n"))
 
 
 def check_report(results: dict) -> str:
@@ -46,13 +53,13 @@ def check_report(results: dict) -> str:
 
 def _summary_tail(results: dict) -> str:
     if results.get("status") == "infrastructure":
-        return "\n" + results["output"]
+        return "\n" + visible(results["output"])
     return ""
 
 
 def grade_summary(results: dict) -> str:
     """For TAs: one block per submission."""
-    lines = [f"{results.get('submission', 'submission')}: {results['score']:g} / "
+    lines = [f"{visible(results.get('submission', 'submission'))}: {results['score']:g} / "
              f"{results['max_score']:g}  ({results['execution_time']:.1f} s)"]
     for pid, p in results["problems"].items():
         kinds = ", ".join(_KIND_LABEL.get(k, k) for k in p["kinds"]) or "ok"
@@ -71,7 +78,7 @@ def demo_table(all_results: list[dict]) -> str:
     rows = []
     for r in all_results:
         kinds = sorted({t["kind"] for t in r["tests"]} - {"passed"})
-        rows.append([r.get("submission", "?"), f"{r['score']:g}/{r['max_score']:g}"]
+        rows.append([visible(r.get("submission", "?")), f"{r['score']:g}/{r['max_score']:g}"]
                     + [f"{r['problems'][p]['score']:g}/{r['problems'][p]['max_score']:g}"
                        for p in problems]
                     + [", ".join(_KIND_LABEL.get(k, k) for k in kinds) or "-"])
@@ -84,14 +91,15 @@ def demo_table(all_results: list[dict]) -> str:
 
 def feedback(results: dict) -> str:
     """A student's feedback file: the score, then every test (hidden ones: kind and hint)."""
-    lines = [results.get("output", "").splitlines()[0] if results.get("output") else "", ""]
+    lines = [visible(results.get("output", "").splitlines()[0]) if results.get("output") else "",
+             ""]
     for t in results.get("tests", []):
         mark = "ok  " if t["status"] == "passed" else "FAIL"
         lines.append(f"{mark} [{t['problem']}] {t['name']}  {t['score']:g}/{t['max_score']:g}")
         if t["status"] != "passed" and t["output"]:
             lines.append(_indent(t["output"].rstrip()[:2000]))
     if not results.get("tests"):
-        lines.append(results.get("output", ""))
+        lines.append(visible(results.get("output", "")))
     return "\n".join(lines) + "\n"
 
 
@@ -102,7 +110,7 @@ def batch_summary(summary: dict) -> str:
              f"status: {statuses or '-'}",
              f"score: mean {summary['mean']:.2f}, median {summary['median']:g} "
              f"of {summary['max_score']:g}",
-             "slowest: " + ", ".join(f"{s['student']} {s['seconds']:.1f} s"
+             "slowest: " + ", ".join(f"{visible(s['student'])} {s['seconds']:.1f} s"
                                      for s in summary["slowest"])]
     return "\n".join(lines) + "\n"
 
