@@ -105,8 +105,11 @@ def feedback(results: dict) -> str:
 
 def batch_summary(summary: dict) -> str:
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(summary["statuses"].items()))
+    changed = summary.get("changed", 0)
     lines = [f"{summary['assignment']}: {summary['graded']}/{summary['students']} students graded"
-             f" ({summary.get('graded_now', 0)} now, {summary.get('skipped', 0)} already done)",
+             f" ({summary.get('graded_now', 0)} now, {summary.get('skipped', 0)} already done"
+             + (f", {changed} regraded because their submission changed" if changed else "")
+             + ")",
              f"status: {statuses or '-'}",
              f"score: mean {summary['mean']:.2f}, median {summary['median']:g} "
              f"of {summary['max_score']:g}",

@@ -113,6 +113,17 @@ def build_results(assignment, expected, suite_errors, results, *, execution_time
             "problems": problems}
 
 
+def failure_results(assignment, status: str, message: str) -> dict:
+    """Results for a submission that could not be graded at all: ``submission_error`` (the
+    student's to fix: a missing file, an unreadable archive) or ``infrastructure`` (the
+    grader's: retried). Zero points; ``message`` is the output, and no test is listed."""
+    return {"score": 0.0, "max_score": assignment.max_score, "execution_time": 0.0,
+            "output": message, "visibility": "visible", "stdout_visibility": "hidden",
+            "tests": [], "assignment": assignment.id, "status": status,
+            "problems": {p.id: {"score": 0.0, "max_score": p.points, "kinds": [status]}
+                         for p in assignment.problems}}
+
+
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
     path = Path(path)
