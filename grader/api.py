@@ -24,9 +24,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from grader.batch import batch  # noqa: E402,F401  (a user verb: grade a whole class)
 from grader.course import config as config_mod  # noqa: E402
-from grader.errors import GraderError  # noqa: E402
+from grader.errors import GraderError, SubmissionError  # noqa: E402
 from grader.harness.supervisor import check_folder, grade_submission  # noqa: E402
-from grader.results.scoring import write_json_atomic  # noqa: E402
+from grader.results.scoring import failure_results, write_json_atomic  # noqa: E402
 from grader.sandbox.image import DEFAULT_BASE, DEFAULT_TAG  # noqa: E402
 
 REPO_ROOT = config_mod.REPO_ROOT
@@ -37,13 +37,19 @@ def grade(submission, *, assignment: str, output=None, solutions=None, only=None
     """Grade one submission (a folder or a .zip) with every test of ``assignment``.
 
     ``backend`` is ``local`` (the embedded sandbox) or ``docker`` (one hardened container from
-    the autograder ``image``, limited to ``cpus``). Writes ``output/results.json`` when ``output`` is given and
-    returns the results dict. ``only`` restricts grading to the named test functions (used to
-    validate mutants).
+    the autograder ``image``, limited to ``cpus``). Writes ``output/results.json`` when
+    ``output`` is given and returns the results dict. ``only`` restricts grading to the named
+    test functions (used to validate mutants). A submission that cannot be graded at all (a
+    misnamed file, an unreadable zip) has status ``submission_error`` and the reason as output.
     """
     spec = config_mod.find_assignment(assignment, solutions=solutions)
-    results = grade_submission(spec, Path(submission), backend=backend, image=image, cpus=cpus,
-                               only=only)
+    if not os.path.lexists(submission):
+        raise GraderError(f"{submission}: no such file or folder")
+    try:
+        results = grade_submission(spec, Path(submission), backend=backend, image=image,
+                                   cpus=cpus, only=only)
+    except SubmissionError as e:  # the student's to fix (a misnamed file, a broken zip)
+        results = failure_results(spec, "submission_error", str(e))
     results["submission"] = Path(submission).name
     if output is not None:
         write_json_atomic(Path(output) / "results.json", results)

@@ -29,6 +29,11 @@ def cmd_check(args) -> int:
 def cmd_grade(args) -> int:
     results = api.grade(args.submission, assignment=args.assignment, output=args.output,
                         solutions=args.solutions, backend=args.backend, image=args.image)
+    if results["status"] == "submission_error":
+        print(f"grader: {visible(results['output'])}", file=sys.stderr)
+        if args.output:
+            print(f"results written to {args.output}/results.json", file=sys.stderr)
+        return 2
     print(reports.grade_summary(results))
     if args.output:
         print(f"results written to {args.output}/results.json")

@@ -26,10 +26,20 @@ def _indent(text: str, prefix: str = "      ") -> str:
     return "\n".join(prefix + line for line in visible(text).split("\n"))
 
 
+def _import_failure(results: dict) -> list[str]:
+    """When the student's files did not import, that is the one thing to say, first, once."""
+    if not results.get("import_error"):
+        return []
+    return ["Your files could not be imported, so no test could use them. Fix this first:",
+            _indent(results["import_error"].rstrip()[:4000]), ""]
+
+
 def check_report(results: dict) -> str:
     """For students: per problem, which tests fail and why."""
     lines = [f"{results['output'].splitlines()[0]}  (public tests only; the hidden tests "
              "decide the final grade)", ""]
+    failed_import = bool(results.get("import_error"))
+    lines += _import_failure(results)
     by_problem: dict[str, list[dict]] = {}
     for test in results["tests"]:
         by_problem.setdefault(test["problem"], []).append(test)
@@ -38,11 +48,13 @@ def check_report(results: dict) -> str:
         ok = sum(t["status"] == "passed" for t in tests)
         mark = _color("PASS", "32") if ok == len(tests) else _color("FAIL", "31")
         lines.append(f"{mark} {problem}: {ok}/{len(tests)} tests passed")
+        if failed_import:  # every failure is that one; the per-test text would repeat it
+            continue
         for t in tests:
             if t["status"] != "passed":
                 lines.append(f"   - {t['name']} [{_KIND_LABEL.get(t['kind'], t['kind'])}]")
                 text = t["output"].rstrip()[:3000]
-                if text in shown:  # e.g. one import error failing every test
+                if text in shown:  # e.g. one error failing several tests
                     lines.append("      (the same as above)")
                 elif text:
                     shown.add(text)
@@ -64,6 +76,9 @@ def grade_summary(results: dict) -> str:
     for pid, p in results["problems"].items():
         kinds = ", ".join(_KIND_LABEL.get(k, k) for k in p["kinds"]) or "ok"
         lines.append(f"  {pid:<22} {p['score']:>5g} / {p['max_score']:<5g} {kinds}")
+    if results.get("import_error"):
+        lines.append("  the files do not import: "
+                     + visible(results["import_error"].splitlines()[0])[:300])
     if results.get("status") == "infrastructure":
         lines.append(_indent(results["output"], "  "))
     return "\n".join(lines)
@@ -90,15 +105,27 @@ def demo_table(all_results: list[dict]) -> str:
 
 
 def feedback(results: dict) -> str:
-    """A student's feedback file: the score, then every test (hidden ones: kind and hint)."""
-    lines = [visible(results.get("output", "").splitlines()[0]) if results.get("output") else "",
-             ""]
-    for t in results.get("tests", []):
+    """A student's feedback file: the score, then every test (hidden ones: kind and hint).
+    A submission that could not be graded gets only the reason; one whose files do not import
+    gets that error once, first, instead of one line per failed test."""
+    score = f"{results.get('score', 0):g} / {results.get('max_score', 0):g} points"
+    if results.get("status") == "submission_error":
+        return f"Your submission could not be graded ({score}):\n" \
+               f"{_indent(results.get('output', ''), '  ')}\n"
+    first = results.get("output", "").splitlines()
+    lines = [visible(first[0]) if first else score, ""]
+    tests = results.get("tests", [])
+    if results.get("import_error"):
+        failed = sum(t["status"] != "passed" for t in tests)
+        lines += _import_failure(results)
+        lines.append(f"{failed} of {len(tests)} tests failed; they run once your files import.")
+        return "\n".join(lines) + "\n"
+    for t in tests:
         mark = "ok  " if t["status"] == "passed" else "FAIL"
         lines.append(f"{mark} [{t['problem']}] {t['name']}  {t['score']:g}/{t['max_score']:g}")
         if t["status"] != "passed" and t["output"]:
             lines.append(_indent(t["output"].rstrip()[:2000]))
-    if not results.get("tests"):
+    if not tests:
         lines.append(visible(results.get("output", "")))
     return "\n".join(lines) + "\n"
 

@@ -12,6 +12,10 @@ import os
 import tempfile
 from pathlib import Path
 
+# How the harness words a failure to import the student's files (wire/bridge.py); such a
+# failure fails every test the same way, so the results say it once (``import_error``).
+IMPORT_FAILED = "importing your files failed: "
+
 KINDS = ("passed", "wrong_answer", "error", "timeout", "crash", "memory", "too_slow",
          "infrastructure")
 
@@ -106,11 +110,19 @@ def build_results(assignment, expected, suite_errors, results, *, execution_time
     output = f"{assignment.title}: {score:g} / {max_score:g} points"
     if suite_errors:
         output += "\nThe grader could not grade this submission:\n" + "\n".join(suite_errors)
-    return {"score": score, "max_score": max_score,
-            "execution_time": round(execution_time, 3), "output": output,
-            "visibility": "visible", "stdout_visibility": "hidden",
-            "tests": tests, "assignment": assignment.id, "status": status,
-            "problems": problems}
+    import_error = next((r["message"][len(IMPORT_FAILED):] for r in results.values()
+                         if str(r.get("message", "")).startswith(IMPORT_FAILED)), "")
+    if import_error:
+        output += ("\nYour files could not be imported, so no test could use them:\n"
+                   + import_error)
+    graded = {"score": score, "max_score": max_score,
+              "execution_time": round(execution_time, 3), "output": output,
+              "visibility": "visible", "stdout_visibility": "hidden",
+              "tests": tests, "assignment": assignment.id, "status": status,
+              "problems": problems}
+    if import_error:
+        graded["import_error"] = import_error
+    return graded
 
 
 def failure_results(assignment, status: str, message: str) -> dict:

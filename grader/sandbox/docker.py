@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from grader.intake.archive import extract_submission
+from grader.intake.expected_files import require_files
 from grader.errors import InfrastructureError
 from grader.results.scoring import build_results, read_events
 
@@ -88,6 +89,7 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
     workdir = Path(tempfile.mkdtemp(prefix="grader-docker-"))
     try:
         sub = extract_submission(submission, workdir / "submission")
+        require_files(sub, spec.files)  # said here: the container would only fail every test
         os.chmod(workdir, 0o711)
         for root, dirs, files in os.walk(sub):  # readable by the container's harness
             for name in dirs:
