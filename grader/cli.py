@@ -13,6 +13,7 @@ import sys
 from grader import api
 from grader.results import reports
 from grader.results.safe_text import visible
+from grader.batch.run import BatchStopped
 from grader.errors import GraderError
 
 
@@ -73,9 +74,15 @@ def cmd_validate(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    summary = api.batch(args.submissions, assignment=args.assignment, out=args.out,
-                          backend=args.backend, jobs=args.jobs, scheduler=args.scheduler,
-                          regrade=args.regrade, image=args.image)
+    try:
+        summary = api.batch(args.submissions, assignment=args.assignment, out=args.out,
+                            backend=args.backend, jobs=args.jobs, scheduler=args.scheduler,
+                            regrade=args.regrade, image=args.image,
+                            engine_wait=args.engine_wait)
+    except BatchStopped as e:  # what was graded is in the gradebook: show it, then why
+        if e.summary:
+            print(reports.batch_summary(e.summary), end="")
+        raise
     print(reports.batch_summary(summary), end="")
     print(f"gradebook: {args.out}/gradebook.csv" + (f", picture: {summary['picture']}"
                                                     if summary.get("picture") else ""))
@@ -133,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (multi-machine)")
     p.add_argument("--regrade", action="store_true", help="grade again what is already graded")
     p.add_argument("--image", default=None, help="autograder image (docker backend)")
+    p.add_argument("--engine-wait", type=float, default=_default(api.batch, "engine_wait"),
+                   help="seconds to wait for a Docker engine that stops answering")
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("image", help="the autograder Docker image")

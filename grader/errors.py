@@ -19,3 +19,8 @@ class InfrastructureError(GraderError):
     """The grader could not run (sandbox or Docker engine unavailable); not the student's fault."""
 
     exit_code = 3
+
+
+class EngineUnavailable(InfrastructureError):
+    """The Docker engine does not answer (down, restarting, unreachable): a batch waits for it
+    for a while, then stops; the student is graded on a later run."""

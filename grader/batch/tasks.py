@@ -11,11 +11,12 @@ import zipfile
 from pathlib import Path
 
 from grader.course.config import find_assignment
-from grader.errors import GraderError, SubmissionError
+from grader.errors import EngineUnavailable, GraderError, SubmissionError
 from grader.harness.supervisor import grade_submission
 from grader.results.scoring import failure_results
 
 RETRIES = 2  # extra tries for an infrastructure result
+ENGINE_AWAY = "_engine_away"  # marks a result that failed because the engine went away
 
 
 def grade_one(name: str, key: str, path: str, assignment: str, backend: str,
@@ -29,6 +30,9 @@ def grade_one(name: str, key: str, path: str, assignment: str, backend: str,
             results["submission"] = Path(path).name
         except SubmissionError as e:  # the student's archive: not retried, graded zero
             return failed_record(name, key, assignment, "submission_error", str(e))
+        except EngineUnavailable as e:  # the batch waits for the engine, then retries
+            return {**failed_record(name, key, assignment, "infrastructure", str(e)),
+                    ENGINE_AWAY: True}
         except GraderError as e:
             results = failed_record(name, key, assignment, "infrastructure", str(e))
         if results.get("status") != "infrastructure":

@@ -168,6 +168,11 @@ def batch_picture(out, spec, rows: list[dict]):
     right.invert_yaxis()
     fig.tight_layout()
     path = out / "summary.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    tmp = out / ".summary.png.tmp"
+    try:  # whole or not at all (a full disk must not leave half a picture)
+        fig.savefig(tmp, dpi=100, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
     return str(path)
