@@ -56,26 +56,47 @@ def grade(submission, *, assignment: str, output=None, solutions=None, only=None
     return results
 
 
-def check(path=".", *, assignment: str | None = None, solutions=None) -> dict:
+def check(path=".", *, assignment: str | None = None, solutions=None,
+          timing: bool = True) -> dict:
     """Run the public tests of a student's assignment folder (what students run locally).
 
     The folder is a release (``assignments/<id>/``) with the student's work in it; its
-    ``assignment.yaml`` names the assignment and ``tests/`` holds the public tests.
+    ``assignment.yaml`` names the assignment and ``tests/`` holds the public tests. The
+    results also say, per problem, how many points only the hidden tests grade
+    (``problem_points``: each problem's total), and, with ``timing``, how fast the student's
+    timed functions are on the hidden timing tests' shapes (``timing``: see
+    ``harness/yardstick.py``). ``warnings`` lists what the student should know (e.g. an
+    ``assignment`` other than the folder's).
     """
     folder = Path(path)
+    if not folder.is_dir():
+        raise GraderError(f"{folder}: no such folder" if not folder.exists() else
+                          f"{folder}: not a folder; give `grader check` your assignment folder")
+    own = folder / "assignment.yaml"
+    warnings = []
     if assignment:
         spec = config_mod.find_assignment(assignment, solutions=solutions)
+        if own.is_file():
+            mine = config_mod.load_assignment(folder, require_sources=False).id
+            if mine != spec.id:
+                warnings.append(f"this folder is {mine}, but --assignment says {spec.id}: "
+                                f"checking {spec.id}'s public tests on it")
     else:
-        if not (folder / "assignment.yaml").is_file():
+        if not own.is_file():
             raise GraderError(f"{folder}: no assignment.yaml here; run `grader check` inside "
                               "your assignment folder, or pass --assignment ID")
         spec = config_mod.load_assignment(folder, require_sources=False)
     tests = spec.public_tests if assignment else folder / "tests"
     if not tests.is_dir():
         raise GraderError(f"{tests}: the public tests are missing from this folder")
-    results = check_folder(spec, folder, tests=tests,
-                           provided_from=spec.root if assignment else folder)
+    provided_from = spec.root if assignment else folder
+    results = check_folder(spec, folder, tests=tests, provided_from=provided_from)
     results["submission"] = folder.resolve().name
+    results["problem_points"] = {p.id: p.points for p in spec.problems}
+    results["warnings"] = warnings
+    if timing and spec.timing and not results.get("import_error"):
+        from grader.harness.yardstick import measure
+        results["timing"] = measure(spec, folder, provided_from=provided_from)
     return results
 
 

@@ -22,7 +22,9 @@ def _default(fn, name):
 
 
 def cmd_check(args) -> int:
-    results = api.check(args.path, assignment=args.assignment)
+    results = api.check(args.path, assignment=args.assignment, timing=args.timing)
+    for warning in results.get("warnings", []):
+        print(f"grader: warning: {visible(warning)}", file=sys.stderr)
     print(reports.check_report(results))
     return 0 if results["score"] == results["max_score"] else 1
 
@@ -104,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="run the public tests on your assignment folder")
     p.add_argument("path", nargs="?", default=_default(api.check, "path"))
     p.add_argument("--assignment", default=None, help="assignment id (default: from the folder)")
+    p.add_argument("--no-timing", dest="timing", action="store_false",
+                   help="skip timing the timed problems' functions")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("grade", help="grade one submission (folder or .zip) with every test")

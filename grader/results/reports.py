@@ -35,7 +35,9 @@ def _import_failure(results: dict) -> list[str]:
 
 
 def check_report(results: dict) -> str:
-    """For students: per problem, which tests fail and why."""
+    """For students: every problem of the assignment, what its public tests say (which fail
+    and why), how many points only the hidden tests grade, and, for a timed problem, how fast
+    the student's code is where the hidden test times it."""
     lines = [f"{results['output'].splitlines()[0]}  (public tests only; the hidden tests "
              "decide the final grade)", ""]
     failed_import = bool(results.get("import_error"))
@@ -43,24 +45,61 @@ def check_report(results: dict) -> str:
     by_problem: dict[str, list[dict]] = {}
     for test in results["tests"]:
         by_problem.setdefault(test["problem"], []).append(test)
-    shown = set()
-    for problem, tests in by_problem.items():
-        ok = sum(t["status"] == "passed" for t in tests)
-        mark = _color("PASS", "32") if ok == len(tests) else _color("FAIL", "31")
-        lines.append(f"{mark} {problem}: {ok}/{len(tests)} tests passed")
-        if failed_import:  # every failure is that one; the per-test text would repeat it
-            continue
-        for t in tests:
-            if t["status"] != "passed":
-                lines.append(f"   - {t['name']} [{_KIND_LABEL.get(t['kind'], t['kind'])}]")
-                text = t["output"].rstrip()[:3000]
-                if text in shown:  # e.g. one error failing several tests
-                    lines.append("      (the same as above)")
-                elif text:
-                    shown.add(text)
-                    lines.append(_indent(text))
+    points = results.get("problem_points") or {p: None for p in by_problem}
+    timing: dict[str, list[dict]] = {}
+    for entry in results.get("timing", []):
+        timing.setdefault(entry["problem"], []).append(entry)
+    shown: set[str] = set()
+    for problem, total in points.items():
+        tests = by_problem.get(problem, [])
+        public = sum(t["max_score"] for t in tests)
+        hidden = (total - public) if total is not None else 0
+        if not tests:
+            lines.append(f"{_color('HIDDEN', '33')} {problem}: graded only by hidden tests "
+                         f"({total:g} point{'s' * (total != 1)})")
+        else:
+            ok = sum(t["status"] == "passed" for t in tests)
+            mark = _color("PASS", "32") if ok == len(tests) else _color("FAIL", "31")
+            more = f"; {hidden:g} more points in hidden tests" if hidden > 0 else ""
+            lines.append(f"{mark} {problem}: {ok}/{len(tests)} public tests passed{more}")
+        if not failed_import:  # else every failure is that one error, said above
+            lines += _failures(tests, shown)
+        lines += [_timing_line(e) for e in timing.get(problem, [])]
     lines.append(_summary_tail(results))
     return "\n".join(lines)
+
+
+def _failures(tests: list[dict], shown: set[str]) -> list[str]:
+    lines = []
+    for t in tests:
+        if t["status"] != "passed":
+            lines.append(f"   - {t['name']} [{_KIND_LABEL.get(t['kind'], t['kind'])}]")
+            text = t["output"].rstrip()[:3000]
+            if text in shown:  # e.g. one error failing several tests
+                lines.append("      (the same as above)")
+            elif text:
+                shown.add(text)
+                lines.append(_indent(text))
+    return lines
+
+
+def _timing_line(entry: dict) -> str:
+    """``conv2d_forward(2x16x32x32, ...) on the hidden test's shape: about 40x a good
+    implementation; the hidden limit is 3x (too slow: it would lose these points)``."""
+    head = f"   timed on the hidden test's shape: {visible(entry['call'])}: "
+    if "estimate" not in entry:
+        return head + f"not timed ({visible(entry.get('error', 'no result'))})"
+    estimate, limit = entry["estimate"], entry["limit"]
+    shown = f"{estimate:.1f}" if estimate < 10 else f"{estimate:.0f}"
+    if estimate <= limit:
+        verdict = "within it"
+    elif estimate <= 2 * limit:  # an estimate: a busy machine reads high
+        verdict = "close to it or over: check again when the machine is idle"
+    else:
+        verdict = "too slow: the hidden timing test would fail"
+    busy = "; the machine was busy, so this reads high" if entry.get("busy") else ""
+    return (head + f"about {shown}x a good implementation; the hidden limit is {limit:g}x "
+            f"({verdict}{busy})")
 
 
 def _summary_tail(results: dict) -> str:

@@ -1,7 +1,7 @@
 """Release step: ``<out>/assignment.yaml``, the public copy of the assignment's config.
 
 Only the keys students may see are kept: id, title, title_zh, files, provided, problems,
-limits, seed.
+limits, seed, timing (shapes and limits for ``grader check``'s timing, nothing of a solution).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import yaml
 
 from ._common import ReleaseContext, notice, write_text
 
-PUBLIC_KEYS = ("id", "title", "title_zh", "files", "provided", "problems", "limits", "seed")
+PUBLIC_KEYS = ("id", "title", "title_zh", "files", "provided", "problems", "limits", "seed",
+               "timing")
 
 
 def public_config(config: dict[str, Any]) -> dict[str, Any]:
