@@ -38,7 +38,7 @@ from grader.batch.progress import Progress
 from grader.batch.stopping import CtrlC
 from grader.batch.tasks import ENGINE_AWAY, failed_record
 from grader.course.config import find_assignment
-from grader.errors import GraderError
+from grader.errors import BatchStopped, GraderError
 from grader.intake.students import discover
 from grader.results import reports
 from grader.results.gradebook import (OutOfSpace, read_record, summarize, write_gradebook,
@@ -46,15 +46,6 @@ from grader.results.gradebook import (OutOfSpace, read_record, summarize, write_
 from grader.results.outputs import prepare_folder
 
 ENGINE_RETRIES = 3  # times one student is regraded after the engine went away under it
-
-
-class BatchStopped(GraderError):
-    """The batch stopped before grading everyone (Ctrl-C, the engine gone); what was graded is
-    recorded and in the gradebook. ``summary`` is the summary of what is there."""
-
-    def __init__(self, message: str, *, exit_code: int, summary: dict | None = None):
-        super().__init__(message)
-        self.exit_code, self.summary = exit_code, summary
 
 
 def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: int = 2,
@@ -72,7 +63,7 @@ def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: in
     pool = make_pool(backend, jobs, scheduler, spec.id, image)
     try:
         with tempfile.TemporaryDirectory(prefix="grader-batch-") as scratch:
-            students = discover(Path(submissions), spec.id, Path(scratch))
+            students = discover(Path(submissions), spec.id, Path(scratch), exclude=[out])
             todo, changed = _to_grade(out, students, regrade)
             skipped = len(students) - len(todo)
             for s in [s for s in todo if s.problem]:  # e.g. two submissions for one name

@@ -60,7 +60,7 @@ def problems_with_files(folder: Path, files, *, recursive: bool = True) -> list[
     ``tests/`` is not part of the work)."""
     folder = Path(folder)
     present = _files_in(folder, recursive)
-    problems = []
+    problems, missing = [], []
     for name in files:
         if (folder / name).is_file():
             continue
@@ -77,12 +77,17 @@ def problems_with_files(folder: Path, files, *, recursive: bool = True) -> list[
         near = _nearest(name, [p for p in present if p.name not in files])
         if near is not None:
             problems.append(f"found {near}; the file must be named {name}")
-            continue
+        else:
+            missing.append(name)
+    if missing:
         held = sorted({str(p) for p in present})
-        problems.append(f"{name} is missing" + (
-            f" (the submission holds {', '.join(held[:MAX_LISTED])}"
-            + (f" and {len(held) - MAX_LISTED} more" if len(held) > MAX_LISTED else "") + ")"
-            if held else " (the submission holds no files)"))
+        listed = ", ".join(held[:MAX_LISTED]) + (
+            f" and {len(held) - MAX_LISTED} more" if len(held) > MAX_LISTED else "")
+        names = missing[0] if len(missing) == 1 else \
+            ", ".join(missing[:-1]) + f" and {missing[-1]}"
+        problems.append(f"{names} {'is' if len(missing) == 1 else 'are'} missing "
+                        + (f"(the submission holds {listed})" if held
+                           else "(the submission holds no files)"))
     return [visible(p) for p in problems]
 
 

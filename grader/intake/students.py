@@ -78,7 +78,7 @@ def content_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def _entries(submissions: Path, assignment: str):
+def _entries(submissions: Path, assignment: str, exclude: set):
     """(name, path) for every submission in SUBMISSIONS, in name order."""
     nbgrader = submissions / "submitted" if (submissions / "submitted").is_dir() else None
     if submissions.name == "submitted":
@@ -89,7 +89,8 @@ def _entries(submissions: Path, assignment: str):
                 yield entry.name, entry / assignment
         return
     for entry in sorted(submissions.iterdir()):
-        if entry.name in _SKIPPED or entry.name.startswith(".") or entry.is_symlink():
+        if entry.name in _SKIPPED or entry.name.startswith(".") or entry.is_symlink() \
+                or entry.resolve() in exclude:
             continue
         if entry.is_dir():
             yield entry.name, entry
@@ -97,9 +98,12 @@ def _entries(submissions: Path, assignment: str):
             yield entry.name[:-4], entry
 
 
-def discover(submissions: Path, assignment: str, scratch: Path) -> list[Student]:
+def discover(submissions: Path, assignment: str, scratch: Path, *,
+             exclude=()) -> list[Student]:
     """The students in SUBMISSIONS (see the module docstring), sorted by name. Names that
-    collide (two submissions, or two names with one key) come back once, with ``problem``."""
+    collide (two submissions, or two names with one key) come back once, with ``problem``.
+    Folders in ``exclude`` (the batch's own output, when it is inside SUBMISSIONS) are not
+    students."""
     submissions = Path(submissions)
     if not submissions.exists():
         raise SubmissionError(f"{submissions}: no such file or folder")
@@ -109,7 +113,7 @@ def discover(submissions: Path, assignment: str, scratch: Path) -> list[Student]
         submissions = extract_submission(submissions, scratch / "class", max_files=20_000,
                                          max_total_bytes=2_000_000_000)
     by_key: dict[str, list[tuple[str, Path]]] = {}
-    for name, path in _entries(submissions, assignment):
+    for name, path in _entries(submissions, assignment, {Path(p).resolve() for p in exclude}):
         by_key.setdefault(student_key(name), []).append((name, path))
     students = []
     for key, found in by_key.items():

@@ -116,7 +116,8 @@ def _require_base(c, base: str) -> None:
         c.images.pull(base)
     except docker.errors.DockerException as e:
         raise InfrastructureError(
-            f"the base image {base} is not here and cannot be pulled ({str(e)[:200]}); where "
+            f"the base image {base} is not here and cannot be pulled "
+            f"({str(e).splitlines()[0][:160]}); where "
             "no registry answers, make a local base with autograder_image/make_local_base.sh "
             "and pass it with `--base IMAGE`") from None
 
@@ -131,8 +132,8 @@ def build(*, assignments=None, base: str = DEFAULT_BASE, tag: str = DEFAULT_TAG,
                                              solutions_dir().glob("*/assignment.yaml")))
     if not assignments:
         raise GraderError("no assignments to put in the image")
-    _require_base(c, base)
     digests = {a: assignment_digest(find_assignment(a)) for a in assignments}
+    _require_base(c, base)
     with tempfile.TemporaryDirectory(prefix="grader-image-") as tmp:
         ctx = Path(tmp)
         progress(f"preparing the build context ({', '.join(assignments)})")
