@@ -16,6 +16,8 @@ from pathlib import Path
 # failure fails every test the same way, so the results say it once (``import_error``).
 IMPORT_FAILED = "importing your files failed: "
 
+SUITE_INVALID = "the test suite is invalid"  # how the plugin fails each test of a bad suite
+
 KINDS = ("passed", "wrong_answer", "error", "timeout", "crash", "memory", "too_slow",
          "infrastructure")
 
@@ -120,6 +122,11 @@ def build_results(assignment, expected, suite_errors, results, *, execution_time
               "visibility": "visible", "stdout_visibility": "hidden",
               "tests": tests, "assignment": assignment.id, "status": status,
               "problems": problems}
+    if suite_errors:  # said once here; each test only points at it
+        graded["suite_errors"] = list(suite_errors)
+        for t in tests:
+            if t["output"].startswith(SUITE_INVALID):
+                t["output"] = "not run: the test suite is invalid (see above)"
     if import_error:
         graded["import_error"] = import_error
     return graded
