@@ -6,6 +6,7 @@ thin layer over these, so the CLI and the Python API never disagree.
 ``zip_submission`` the submission zip of a student's folder, checked first           (students)
 ``batch``   a whole class in parallel, resumable, with a gradebook              (TAs)
 ``demo``    grade the bundled example submissions and return their results
+``new``     scaffold ``solutions/<id>`` that releases and validates as it is      (instructors)
 ``release`` generate a student release from ``solutions/<id>``                  (instructors)
 ``validate`` reference full marks, skeleton zero, every mutant caught          (instructors)
 ``build_image`` the autograder Docker image, built without network access       (instructors)
@@ -172,8 +173,15 @@ def validate(assignment: str, *, solutions=None, progress=None) -> list:
     return _validate(assignment, solutions=solutions, progress=progress)
 
 
+def new(assignment: str, *, solutions=None) -> Path:
+    """Scaffold ``<solutions>/<id>/``: an assignment that releases and validates as it is."""
+    from grader.course.scaffold import scaffold
+    return scaffold(assignment, solutions=solutions)
+
+
 def release(assignment: str, *, solutions=None, out=None) -> Path:
-    """Generate ``assignments/<id>/`` from ``solutions/<id>/``."""
+    """Generate ``assignments/<id>/`` (beside the solutions folder, unless ``out``) from
+    ``<solutions>/<id>/``."""
     from grader.course.release import release as _release
     return _release(assignment, solutions_dir=solutions, out_dir=out)
 

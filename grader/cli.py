@@ -152,6 +152,14 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_new(args) -> int:
+    folder = api.new(args.assignment, solutions=args.solutions)
+    print(f"created {folder}: edit it, then `grader release {args.assignment}` and "
+          f"`grader validate {args.assignment}`" + (f" (with --solutions {args.solutions})"
+                                                    if args.solutions else ""))
+    return 0
+
+
 def cmd_release(args) -> int:
     out = api.release(args.assignment, solutions=args.solutions, out=args.out)
     print(f"released {args.assignment} to {out}")
@@ -296,6 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
          "(default: none written)")
     p.add_argument("--jobs", type=_whole(1), default=_default(api.demo, "jobs"),
                    help="submissions graded at once")
+
+    p = _sub(sub, "new", "scaffold solutions/<id>: an assignment that releases and validates",
+             cmd_new, "Create solutions/<id>/ with an assignment.yaml, a reference file with "
+             "solution markers, a public and a hidden test, handout templates and one mutant: "
+             "it releases and validates as it is (see docs/authoring.md).")
+    p.add_argument("assignment", metavar="ID", help="the new assignment's id ([a-z0-9_]+)")
+    _solutions(p)
 
     p = _sub(sub, "release", "generate assignments/<id> from solutions/<id>", cmd_release)
     p.add_argument("assignment", metavar="ID", help="assignment id")

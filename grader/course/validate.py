@@ -19,7 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from grader.course.config import REPO_ROOT, find_assignment
+from grader.course.config import find_assignment
+from grader.course.release import default_release
 from grader.errors import ConfigError, SubmissionError
 from grader.harness.supervisor import grade_local
 
@@ -96,7 +97,7 @@ def validate(assignment_id: str, *, solutions=None, release_dir=None, mutants=Tr
              progress=None) -> list[Check]:
     """Grade the reference, the skeleton and every mutant; return one Check per claim."""
     spec = find_assignment(assignment_id, solutions=solutions)
-    release = Path(release_dir) if release_dir else REPO_ROOT / "assignments" / spec.id
+    release = Path(release_dir) if release_dir else default_release(spec.root)
     checks = []
 
     def note(check):
