@@ -139,8 +139,10 @@ def test_an_output_path_that_is_a_file_or_read_only_is_a_clear_error(tmp_path):
     readonly = tmp_path / "ro"
     readonly.mkdir()
     if os.geteuid() == 0:  # root writes through permissions: use a read-only mount
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(readonly)],
-                       check=True)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs",
+                                  str(readonly)], capture_output=True)
+        if mounted.returncode != 0:
+            pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.decode()}")
     else:
         readonly.chmod(0o555)
     try:
