@@ -30,7 +30,6 @@ from pathlib import Path
 
 from grader.errors import GraderError
 from grader.results import reports
-from grader.results.scoring import write_json_atomic
 
 STUDENTS = "students"  # the folder of per-student records inside OUT
 
@@ -54,16 +53,19 @@ def read_record(out: Path, key: str) -> dict | None:
         return None
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _stage(folder: Path, name: str, text: str) -> str:
+    """Write ``text`` to a new temporary file beside ``folder/name`` (flushed to disk);
+    return its path. Nothing is replaced yet."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
-        os.replace(tmp, path)
+            f.flush()
+            os.fsync(f.fileno())
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.unlink(tmp)
         raise
+    return tmp
 
 
 def _no_space(e: OSError) -> bool:
@@ -78,14 +80,25 @@ def write_record(out: Path, key: str, results: dict) -> dict:
         return old
     folder = record_dir(out, key)
     feedback = reports.feedback(results)
-    try:
+    text = json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    staged = []
+    try:  # both files whole on disk first, then both renamed: never one without the other
         folder.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(folder / "results.json", results)
-        _write_text_atomic(folder / "feedback.txt", feedback)
+        staged.append((_stage(folder, "feedback.txt", feedback), folder / "feedback.txt"))
+        staged.append((_stage(folder, "results.json", text), folder / "results.json"))
+        for tmp, final in staged:  # results.json last: it is what marks the student graded
+            os.replace(tmp, final)
+        staged = []
     except OSError as e:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        try:
+            folder.rmdir()  # only if this call left it empty
+        except OSError:
+            pass
         if not _no_space(e):
             raise
-        needed = len(json.dumps(results, indent=2, ensure_ascii=False)) + len(feedback) + 8192
+        needed = len(text.encode()) + len(feedback.encode()) + 8192
         raise OutOfSpace(f"{out}: no space left on the device to write "
                          f"{results.get('student', key)}'s results", needed=needed) from None
     return results
