@@ -4,6 +4,7 @@ thin layer over these, so the CLI and the Python API never disagree.
 ``grade``   one submission, all tests (public + hidden), writes ``results.json``  (TAs)
 ``check``   a student's folder against the public tests of its release           (students)
 ``batch``   a whole class in parallel, resumable, with a gradebook              (TAs)
+``similarity`` which submissions of a batch share code, ranked, with pages    (TAs)
 ``demo``    grade the bundled example submissions and return their results
 ``release`` generate a student release from ``solutions/<id>``                  (instructors)
 ``validate`` reference full marks, skeleton zero, every mutant caught          (instructors)
@@ -105,6 +106,16 @@ def demo(*, assignments: tuple[str, ...] | None = None, output=None, jobs: int =
             if progress:
                 progress(results)
     return [graded[key] for key in sorted(graded)]
+
+
+def similarity(grades, *, assignment: str | None = None, submissions=None, release=None,
+               out=None, threshold: float = 0.6, min_match: int = 100, pages: int = 50) -> dict:
+    """Rank every pair of the batch in ``grades`` by how much code they share; write
+    ``grades/similarity/`` (``index.html``, a page per pair, ``similarity.csv``). A high score
+    is a reason to look, not a verdict. See ``grader.similarity.run.similarity``."""
+    from grader.similarity.run import similarity as _similarity
+    return _similarity(grades, assignment=assignment, submissions=submissions, release=release,
+                       out=out, threshold=threshold, min_match=min_match, pages=pages)
 
 
 def validate(assignment: str, *, solutions=None, progress=None) -> list:

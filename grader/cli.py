@@ -69,11 +69,24 @@ def cmd_validate(args) -> int:
 def cmd_batch(args) -> int:
     summary = api.batch(args.submissions, assignment=args.assignment, out=args.out,
                           backend=args.backend, jobs=args.jobs, scheduler=args.scheduler,
-                          regrade=args.regrade, image=args.image)
+                          regrade=args.regrade, image=args.image, similarity=args.similarity)
     print(reports.batch_summary(summary), end="")
     print(f"gradebook: {args.out}/gradebook.csv" + (f", picture: {summary['picture']}"
                                                     if summary.get("picture") else ""))
+    if summary.get("similarity"):
+        from grader.similarity.summary import text_summary
+        print(text_summary(summary["similarity"]), end="")
     return 3 if summary["statuses"].get("infrastructure") else 0
+
+
+def cmd_similarity(args) -> int:
+    summary = api.similarity(args.grades, assignment=args.assignment,
+                             submissions=args.submissions, release=args.release, out=args.out,
+                             threshold=args.threshold, min_match=args.min_match,
+                             pages=args.pages)
+    from grader.similarity.summary import text_summary
+    print(text_summary(summary), end="")
+    return 0
 
 
 def cmd_image_build(args) -> int:
@@ -127,7 +140,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (multi-machine)")
     p.add_argument("--regrade", action="store_true", help="grade again what is already graded")
     p.add_argument("--image", default=None, help="autograder image (docker backend)")
+    p.add_argument("--similarity", action="store_true",
+                   help="then rank the pairs of submissions that share code (grader similarity)")
     p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("similarity", help="which submissions of a batch share code (for TAs: "
+                       "a reason to look, not a verdict)")
+    p.add_argument("grades", help="the --out folder of `grader batch`")
+    p.add_argument("--assignment", default=None, help="assignment id (default: the batch's)")
+    p.add_argument("--submissions", default=_default(api.similarity, "submissions"),
+                   help="read the students' files from this submissions folder instead of the "
+                   "copies the batch kept")
+    p.add_argument("--release", default=None,
+                   help="the student release whose skeleton is left out (default: assignments/ID)")
+    p.add_argument("--out", default=None, help="report folder (default: GRADES/similarity)")
+    p.add_argument("--threshold", type=float, default=_default(api.similarity, "threshold"),
+                   help="flag pairs where this fraction of one side's own code is in the other")
+    p.add_argument("--min-match", type=int, default=_default(api.similarity, "min_match"),
+                   help="and that share at least this many characters of normalised code")
+    p.add_argument("--pages", type=int, default=_default(api.similarity, "pages"),
+                   help="write a side-by-side page for this many top pairs (and every flagged)")
+    p.set_defaults(func=cmd_similarity)
 
     p = sub.add_parser("image", help="the autograder Docker image")
     image_sub = p.add_subparsers(dest="image_command", required=True)

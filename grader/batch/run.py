@@ -41,8 +41,10 @@ def _executor(backend: str, jobs: int, scheduler: str | None):
 
 def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: int = 2,
           scheduler: str | None = None, regrade: bool = False, image: str | None = None,
-          progress: bool = True) -> dict:
-    """Grade every student in ``submissions``; write results, feedback and gradebook.csv."""
+          progress: bool = True, similarity: bool = False) -> dict:
+    """Grade every student in ``submissions``; write results, feedback and gradebook.csv.
+    Each student's files as graded are kept beside their results (for ``grader similarity``);
+    with ``similarity`` the pairs of submissions that share code are ranked afterwards."""
     spec = find_assignment(assignment)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -54,12 +56,27 @@ def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: in
         todo = [s for s in students if regrade or not read_record(out, s.name)
                 or read_record(out, s.name).get("status") != "ok"]
         graded = _run(todo, spec.id, out, backend, jobs, scheduler, image, progress)
+        _keep_files(out, spec, students, todo)
     rows = write_gradebook(out, spec, [s.name for s in students])
     summary = summarize(out, spec, [s.name for s in students])
     summary.update(graded_now=graded, skipped=len(students) - len(todo))
     (out / "summary.txt").write_text(reports.batch_summary(summary), encoding="utf-8")
     summary["picture"] = reports.batch_picture(out, spec, rows)
+    if similarity:
+        from grader.similarity.run import similarity as rank_similar
+        summary["similarity"] = rank_similar(out, assignment=spec.id)
     return summary
+
+
+def _keep_files(out: Path, spec, students, todo) -> None:
+    """Keep a copy of the files of each student graded now (and of anyone graded before
+    without one) in their record folder: ``grader similarity`` reads them there."""
+    from grader.similarity.sources import has_kept_files, keep_student_files
+    now = {s.name for s in todo}
+    for s in students:
+        record = out / s.name  # the student's record folder (beside results.json)
+        if s.name in now or not has_kept_files(record):
+            keep_student_files(record, s.path, spec)
 
 
 def _run(todo, assignment, out, backend, jobs, scheduler, image, progress) -> int:
