@@ -16,6 +16,7 @@ linear; pairing: up to 4x, quadratic, from a small constant).
 from __future__ import annotations
 
 import argparse
+import builtins
 import io
 import json
 import keyword
@@ -44,7 +45,7 @@ def disguise(text: str, rng: random.Random) -> str:
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
         value = tok.string
         if tok.type == tokenize.NAME and not keyword.iskeyword(value) and value not in dir(
-                __builtins__) and value not in ("np", "self", "numpy"):
+                builtins) and value not in ("np", "self", "numpy"):
             value = names.setdefault(value, f"{value[:1]}{rng.randrange(10**6)}")
         out.append((tok.type, value))
     text = tokenize.untokenize(out)

@@ -50,7 +50,8 @@ class Fingerprint:
     filtered_code: str   # the normalised text the k-grams are taken from
     offsets: np.ndarray  # copydetect's map from filtered positions back to raw ones
     k: int
-    hash_idx: dict       # hash -> positions in filtered_code where its k-gram starts
+    every: np.ndarray    # the hash of every k-gram of filtered_code, in order
+    hash_idx: dict       # the winnowed ones: hash -> positions where its k-gram starts
     hashes: set = None
     token_coverage: float = 0.0
 
@@ -92,12 +93,12 @@ def fingerprint(text: str, *, noise: int = NOISE, guarantee: int = GUARANTEE) ->
     filtered, offsets = normalised(raw)
     every = kgram_hashes(filtered, noise)
     if len(every) == 0:
-        return Fingerprint(raw, filtered, offsets, noise, {})
+        return Fingerprint(raw, filtered, offsets, noise, every, {})
     hashes, idx = winnow(every, guarantee - noise + 1, remove_duplicates=False)
     hash_idx: dict = {}
     for h, i in zip(hashes.tolist(), idx.tolist()):
         hash_idx.setdefault(h, []).append(i)
-    return Fingerprint(raw, filtered, offsets, noise, hash_idx)
+    return Fingerprint(raw, filtered, offsets, noise, every, hash_idx)
 
 
 def every_hash(text: str, *, noise: int = NOISE) -> set:
@@ -113,6 +114,8 @@ def _kind(tokentype) -> str:
     if tokentype not in _KINDS:
         if tokentype in (token.Name, token.Name.Variable, token.Name.Attribute):
             _KINDS[tokentype] = "V"
+        elif tokentype in token.Name.Decorator:  # also ``a @b``: the lexer cannot tell
+            _KINDS[tokentype] = "@"
         elif tokentype in token.Name.Function:
             _KINDS[tokentype] = "F"
         elif tokentype in token.Name.Class:
@@ -148,6 +151,11 @@ def normalised(text: str) -> tuple[str, np.ndarray]:
         if kind == "keep":
             out.append(value)
             length += len(value)
+        elif kind == "@":
+            out.append("@V")
+            length += 2
+            offsets.append([length - 1, removed])
+            removed += len(value) - 2
         elif kind == "":
             offsets.append([length - 1, removed])
             removed += len(value)
@@ -181,8 +189,8 @@ def drop_given(fp: Fingerprint, given: set) -> Fingerprint:
     if not given or not fp.hash_idx:
         return fp
     k, doc = fp.k, fp.filtered_code
-    every = kgram_hashes(doc, k)
-    starts = np.flatnonzero(np.isin(every, np.fromiter(given, dtype=np.int64, count=len(given))))
+    starts = np.flatnonzero(np.isin(fp.every, np.fromiter(given, dtype=np.int64,
+                                                          count=len(given))))
     edges = np.zeros(len(doc) + 1, dtype=np.int64)
     np.add.at(edges, starts, 1)
     np.add.at(edges, starts + k, -1)

@@ -70,12 +70,17 @@ def shared_hashes(shared: dict) -> dict:
 
 
 def common_hashes(prints: dict, names: list, settings: Settings) -> dict:
-    """Per file, the hashes found in more submissions than ``max(common_floor, common_fraction
-    * N)``: idioms everyone writes (as MOSS's ``-m``), ignored like the skeleton."""
+    """Per file, the fingerprints whose k-gram is in more submissions than ``max(common_floor,
+    common_fraction * N)``: idioms everyone writes (as MOSS's ``-m``), ignored like the
+    skeleton. Presence is counted over every k-gram, not only the winnowed ones: which k-grams
+    winnowing keeps depends on the code around them, so at the edge of a common passage a
+    submission may keep one that the others have but dropped."""
     limit = settings.common_limit(len(names))
     common = {}
     for file in {f for per in prints.values() for f in per}:
-        counts = Counter(h for n in names if file in prints[n] for h in prints[n][file].hashes)
+        kept = set().union(*(prints[n][file].hashes for n in names if file in prints[n]))
+        counts = Counter(h for n in names if file in prints[n]
+                         for h in kept.intersection(prints[n][file].every.tolist()))
         common[file] = {h for h, c in counts.items() if c > limit}
     return common
 

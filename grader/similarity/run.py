@@ -13,18 +13,14 @@ from pathlib import Path
 
 from grader.course.config import find_assignment
 from grader.errors import GraderError
-from grader.similarity.pages import write_report
-from grader.similarity.pairs import Settings, compare_class
 from grader.similarity.sources import given_texts, load_submissions
 
 REPORT_DIR = "similarity"  # inside the batch's output folder
 
 
 def similarity(grades, *, assignment: str | None = None, submissions=None, release=None,
-               out=None, threshold: float = Settings.threshold,
-               min_match: int = Settings.min_match,
-               common_fraction: float = Settings.common_fraction,
-               common_floor: int = Settings.common_floor, pages: int = 50) -> dict:
+               out=None, threshold: float = 0.6, min_match: int = 100,
+               common_fraction: float = 0.2, common_floor: int = 10, pages: int = 50) -> dict:
     """Compare every pair of submissions of the batch in ``grades``; write the report.
 
     ``assignment`` defaults to the one the batch graded; ``submissions`` reads the students'
@@ -38,12 +34,20 @@ def similarity(grades, *, assignment: str | None = None, submissions=None, relea
     has a problem no list of pairs solves). Returns the summary that
     ``similarity.json`` holds, with the report's paths.
     """
+    try:
+        from grader.similarity.pages import write_report
+        from grader.similarity.pairs import Settings, compare_class
+    except ImportError as e:  # copydetect (or Pygments) is not installed
+        raise GraderError(f"grader similarity needs copydetect ({e}): "
+                          "pip install 'nn-grader[batch]'") from None
     if not 0 < threshold <= 1:
         raise GraderError(f"--threshold {threshold}: give a fraction between 0 and 1, e.g. 0.6")
     if min_match < 0 or pages < 0 or common_floor < 1 or not 0 < common_fraction <= 1:
         raise GraderError("--min-match and --pages must be >= 0, the common floor >= 1 and the "
                           "common fraction between 0 and 1")
     grades = Path(grades)
+    if submissions is None and not grades.is_dir():
+        raise GraderError(f"{grades}: no such folder (give the --out folder of `grader batch`)")
     spec = find_assignment(assignment or assignment_of(grades))
     settings = Settings(threshold=threshold, min_match=min_match,
                         common_fraction=common_fraction, common_floor=common_floor)
