@@ -151,8 +151,8 @@ def compare_pair(a: str, prints_a: dict, b: str, prints_b: dict) -> Pair | None:
         _, (sim_a, sim_b), _ = compare_files(fa, fb)
         overlap_a += sim_a * fa.token_coverage
         overlap_b += sim_b * fb.token_coverage
-    return Pair(a, b, similarity_a=overlap_a / coverage_a if coverage_a else 0.0,
-                similarity_b=overlap_b / coverage_b if coverage_b else 0.0,
+    return Pair(a, b, similarity_a=float(overlap_a / coverage_a) if coverage_a else 0.0,
+                similarity_b=float(overlap_b / coverage_b) if coverage_b else 0.0,
                 matched=int(round(min(overlap_a, overlap_b))))
 
 
