@@ -231,6 +231,28 @@ def test_a_passage_repeated_in_one_file_is_found_in_both_places():
     assert len(starts_in_a) == 2 and starts_in_a[0] <= 3 and starts_in_a[1] >= 17
 
 
+def test_the_overlap_is_copydetect_s():
+    """``pairs.covered`` measures what ``copydetect.compare_files`` does, on every pair of a
+    class whose pairs all share code (the hw5 examples are one solution with one bug each)."""
+    from copydetect import compare_files
+
+    from grader.similarity.pairs import covered, fingerprint_class
+    spec = find_assignment("hw5_rnn")
+    students = [Submission(p.name, {"rnn.py": (p / "rnn.py").read_text()})
+                for p in sorted((EXAMPLES / "hw5_rnn").iterdir()) if p.is_dir()]
+    prints = fingerprint_class(students, given_texts(spec), Settings())
+    checked = 0
+    for a in prints:
+        for b in prints:
+            fa, fb = prints[a]["rnn.py"], prints[b]["rnn.py"]
+            if a < b and fa.hashes & fb.hashes:
+                overlap_a, (_, sim_b), _ = compare_files(fa, fb)
+                assert covered(fa, fa.hashes & fb.hashes) == overlap_a
+                assert covered(fb, fa.hashes & fb.hashes) == round(sim_b * fb.token_coverage)
+                checked += 1
+    assert checked == len(students) * (len(students) - 1) // 2
+
+
 def test_scores_do_not_depend_on_the_interpreter_s_hash_seed(tmp_path):
     """Python's hash() is salted per process; winnowing on it would change the scores."""
     grades = make_grades(tmp_path / "g", "hw1_graph", {

@@ -22,7 +22,8 @@ Four things differ from ``copydetect.CodeFingerprint``, which is why it is not u
   student's answer and the skeleton after it.
 * Hashes common to much of the class are removed afterwards (:func:`drop_hashes`).
 
-The result has the attributes ``copydetect.compare_files`` reads, which does the comparing.
+The result has the attributes ``copydetect.compare_files`` reads; ``pairs`` measures the overlap
+the same way, faster.
 """
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ GUARANTEE = 35
 
 @dataclass
 class Fingerprint:
-    """One file's winnowed fingerprints, with what ``copydetect.compare_files`` reads."""
+    """One file's winnowed fingerprints, with the attributes ``copydetect.compare_files``
+    reads."""
     raw_code: str        # the file's text, normalise()d
     filtered_code: str   # the normalised text the k-grams are taken from
     offsets: np.ndarray  # copydetect's map from filtered positions back to raw ones
