@@ -44,9 +44,13 @@ tr.flag td{background:#fff0f0}
 def visible_html(text: str) -> str:
     """``text`` escaped for HTML, with every control or invisible formatting character (bidi
     overrides, zero-width characters, separators) shown as a ``\\uXXXX`` escape."""
-    shown = "".join(f"\\u{ord(c):04x}" if c != "\t" and unicodedata.category(c) in
-                    ("Cc", "Cf", "Zl", "Zp", "Cs", "Co") else c for c in text)
-    return html.escape(shown, quote=True)
+    if not text.replace("\t", " ").isprintable():  # the rare case: look at each character
+        text = "".join(f"\\u{ord(c):04x}" if c != "\t" and unicodedata.category(c) in
+                       _HIDDEN else c for c in text)
+    return html.escape(text, quote=True)
+
+
+_HIDDEN = ("Cc", "Cf", "Zl", "Zp", "Cs", "Co")
 
 
 def _page(title: str, body: str) -> str:
