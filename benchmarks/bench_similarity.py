@@ -80,22 +80,24 @@ def make_class(spec, n: int, into: Path, rng: random.Random) -> Path:
 
 
 def measure(spec, grades: Path, out: Path) -> dict:
-    """Seconds for each phase of one run of the verb."""
+    """CPU seconds for each phase of one run of the verb (the process is single-threaded, and
+    CPU time is what other work on the machine disturbs least), and its wall-clock total."""
     settings = pairs_mod.Settings()
-    t0 = time.perf_counter()
+    wall = time.perf_counter()
+    t0 = time.process_time()
     students = load_submissions(grades, spec)
     given = given_texts(spec)
-    t1 = time.perf_counter()
+    t1 = time.process_time()
     prints = pairs_mod.fingerprint_class(students, given, settings)
-    t2 = time.perf_counter()
+    t2 = time.process_time()
     ranked = pairs_mod.rank_pairs(prints)
     for i in pairs_mod.shown(ranked, settings, 50):
         pairs_mod.locate(ranked[i], prints)
-    t3 = time.perf_counter()
+    t3 = time.process_time()
     write_report(out, spec, students, ranked, settings, pages=50, seconds=t3 - t1)
-    t4 = time.perf_counter()
+    t4 = time.process_time()
     return {"load": t1 - t0, "fingerprint": t2 - t1, "pairs": t3 - t2, "report": t4 - t3,
-            "total": t4 - t0, "pairs_sharing": len(ranked)}
+            "total": t4 - t0, "wall": time.perf_counter() - wall, "pairs_sharing": len(ranked)}
 
 
 def main() -> None:
@@ -114,10 +116,10 @@ def main() -> None:
     print(f"grader similarity, {args.assignment} ({len(spec.files)} files per student), "
           "every pair sharing code (worst case)")
     print(f"{'students':>8} {'pairs':>7} {'load':>6} {'fingerprint':>11} {'pairs':>7} "
-          f"{'report':>7} {'total':>7}  (seconds)")
+          f"{'report':>7} {'total':>7}  (CPU seconds) {'wall':>6}")
     for n, r in rows.items():
         print(f"{n:>8} {n * (n - 1) // 2:>7} {r['load']:>6.2f} {r['fingerprint']:>11.2f} "
-              f"{r['pairs']:>7.2f} {r['report']:>7.2f} {r['total']:>7.2f}")
+              f"{r['pairs']:>7.2f} {r['report']:>7.2f} {r['total']:>7.2f} {r['wall']:>20.2f}")
     small, mid, big = (rows[n] for n in sizes)
     print(f"class doubled ({sizes[1]} -> {sizes[2]}): fingerprinting x"
           f"{big['fingerprint'] / mid['fingerprint']:.1f} (linear: 2), pairing x"
@@ -126,10 +128,10 @@ def main() -> None:
     per_pair = big["pairs"] / (sizes[2] * (sizes[2] - 1) / 2) * 1e6
     print(f"per pair: {per_pair:.0f} us; per submission fingerprinted: "
           f"{big['fingerprint'] / sizes[2] * 1e3:.1f} ms")
-    verdict = "meets" if big["total"] < TARGET_SECONDS else "MISSES"
-    print(f"{sizes[2]} students in {big['total']:.1f} s: {verdict} the target of "
-          f"{TARGET_SECONDS:.0f} s")
-    if big["total"] >= TARGET_SECONDS:
+    verdict = "meets" if big["wall"] < TARGET_SECONDS else "MISSES"
+    print(f"{sizes[2]} students in {big['wall']:.1f} s of wall-clock time: {verdict} the "
+          f"target of {TARGET_SECONDS:.0f} s")
+    if big["wall"] >= TARGET_SECONDS:
         sys.exit(1)
 
 
