@@ -36,9 +36,10 @@ from pygments import token
 from pygments.lexers import PythonLexer
 
 #: Shortest run of normalised code (characters of the filtered text) that can match: shorter
-#: runs are idioms (``self.V=Vself.V=V`` is "store both inputs"). Calibrated on the course's
-#: solutions (tests/test_similarity.py): 25 flags independent hw1 solutions, 35 misses copied
-#: one-line methods.
+#: runs are idioms (``self.V=Vself.V=V`` is "store both inputs"). Calibrated on the solutions
+#: of tests/test_similarity.py (disguised copy / most similar independent pair): at 20, hw3
+#: 0.98 / 0.35; at 30, hw1 0.89 / 0.48 and hw3 0.90 / 0.19; at 35 hw1's copy falls to 0.71,
+#: its one-line methods shorter than a k-gram.
 NOISE = 30
 #: Every common run at least this long is found (winnowing window = GUARANTEE - NOISE + 1).
 GUARANTEE = 35

@@ -102,8 +102,7 @@ def index_page(spec, pairs, by_key, settings, shown, links, summary) -> str:
     rows = []
     for i in shown:
         p = pairs[i]
-        lines_a = len({(r.file, n) for r in p.regions for n in range(r.lines_a[0], r.lines_a[1] + 1)})
-        lines_b = len({(r.file, n) for r in p.regions for n in range(r.lines_b[0], r.lines_b[1] + 1)})
+        lines_a, lines_b = _lines_in(p.regions, "lines_a"), _lines_in(p.regions, "lines_b")
         rows.append(
             f"<tr class=\"{'flag' if settings.flags(p) else ''}\"><td class=num>{i + 1}</td>"
             f"<td><a href=\"{links[i]}\">{visible_html(by_key[p.a].label)} &harr; "
@@ -133,6 +132,12 @@ def index_page(spec, pairs, by_key, settings, shown, links, summary) -> str:
     if len(shown) < len(pairs):
         body.append(f"<p>{len(pairs) - len(shown)} more pairs are in the CSV.</p>")
     return _page(f"Similar submissions: {spec.id}", "\n".join(body))
+
+
+def _lines_in(regions, side: str) -> int:
+    """How many lines of one side the passages cover (each line once)."""
+    return len({(r.file, n) for r in regions
+                for n in range(getattr(r, side)[0], getattr(r, side)[1] + 1)})
 
 
 def pair_page(pair, by_key, spec, settings, *, rank: int) -> str:

@@ -118,7 +118,8 @@ def _from_submissions(folder: Path, spec) -> list[Submission]:
 
 
 def _read(path: Path) -> str:
-    return path.read_bytes()[:MAX_FILE_BYTES].decode("utf-8", errors="replace")
+    with open(path, "rb") as f:
+        return f.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
 
 
 def release_dir(spec) -> Path:
