@@ -4,6 +4,7 @@ thin layer over these, so the CLI and the Python API never disagree.
 ``grade``   one submission, all tests (public + hidden), writes ``results.json``  (TAs)
 ``check``   a student's folder against the public tests of its release           (students)
 ``batch``   a whole class in parallel, resumable, with a gradebook              (TAs)
+``report``  rebuild a batch's HTML pages from its stored results                (TAs)
 ``similarity`` which submissions of a batch share code, ranked, with pages    (TAs)
 ``demo``    grade the bundled example submissions and return their results
 ``release`` generate a student release from ``solutions/<id>``                  (instructors)
@@ -72,6 +73,14 @@ def check(path=".", *, assignment: str | None = None, solutions=None) -> dict:
                            provided_from=spec.root if assignment else folder)
     results["submission"] = folder.resolve().name
     return results
+
+
+def report(grades) -> Path:
+    """Rebuild the HTML pages of a batch's output folder ``grades`` from its stored results
+    (also after a resumed or interrupted batch): each student's ``feedback.html`` and the class
+    dashboard ``index.html``, whose path is returned."""
+    from grader.results.pages.build import write_pages
+    return write_pages(Path(grades))
 
 
 def examples_dir(assignment: str) -> Path:

@@ -76,7 +76,14 @@ def cmd_batch(args) -> int:
     if summary.get("similarity"):
         from grader.similarity.summary import text_summary
         print(text_summary(summary["similarity"]), end="")
+    if summary.get("report"):
+        print(f"report: {summary['report']}")
     return 3 if summary["statuses"].get("infrastructure") else 0
+
+
+def cmd_report(args) -> int:
+    print(api.report(args.grades))
+    return 0
 
 
 def cmd_similarity(args) -> int:
@@ -143,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--similarity", action="store_true",
                    help="then rank the pairs of submissions that share code (grader similarity)")
     p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("report", help="rebuild a batch's HTML pages (index.html, a "
+                       "feedback.html per student) from its stored results")
+    p.add_argument("grades", help="the output folder of `grader batch`")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("similarity", help="which submissions of a batch share code (for TAs: "
                        "a reason to look, not a verdict)")

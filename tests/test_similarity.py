@@ -20,7 +20,7 @@ from grader import api, cli
 from grader.course.config import REPO_ROOT, find_assignment
 from grader.similarity import fingerprints
 from grader.similarity.pairs import Settings, compare_class
-from grader.similarity.run import dashboard_link
+from grader.similarity.summary import dashboard_link
 from grader.similarity.sources import (Submission, given_texts, handout_code,
                                        keep_student_files)
 
@@ -350,8 +350,16 @@ def test_pages_escape_everything_a_student_wrote(tmp_path):
 # --------------------------------------------------------------------------- Chromium
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed "
-                                    "(.ci/run installs Debian's chromium)")
+ARTIFACTS = Path(os.environ.get("GRADER_ARTIFACTS", REPO_ROOT / "test-artifacts")) / "similarity"
+
+
+@pytest.fixture
+def needs_chromium():
+    """Skip without Chromium, except where GRADER_REQUIRE_BROWSER is set (CI: fail loudly)."""
+    if CHROMIUM is None:
+        if os.environ.get("GRADER_REQUIRE_BROWSER"):
+            pytest.fail("no Chromium (GRADER_REQUIRE_BROWSER is set)")
+        pytest.skip("no Chromium (apt-get install chromium)")
 
 
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -363,8 +371,8 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-@needs_chromium
-def test_pair_page_renders_in_chromium_with_matches_highlighted(tmp_path):
+def test_pair_page_renders_in_chromium_with_matches_highlighted(tmp_path, needs_chromium):
+    """The screenshot is kept in test-artifacts/similarity/: look at it."""
     from matplotlib import image
 
     from grader.similarity.pages import _PALETTE
@@ -372,7 +380,9 @@ def test_pair_page_renders_in_chromium_with_matches_highlighted(tmp_path):
                 "copier": DATA / "hw1_graph" / "disguised_copy_of_correct"}
     summary = api.similarity(make_grades(tmp_path / "g", "hw1_graph", students))
     page = Path(summary["index"]).parent / summary["flagged"][0]["page"]
-    shot = tmp_path / "pair.png"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "pair.png"
+    shot.unlink(missing_ok=True)
     done = chromium(tmp_path, "--window-size=1400,1600", f"--screenshot={shot}", page.as_uri())
     assert shot.is_file(), done.stderr[-2000:]
     pixels = (image.imread(shot)[..., :3] * 255).round()
@@ -382,8 +392,7 @@ def test_pair_page_renders_in_chromium_with_matches_highlighted(tmp_path):
         assert hits > 5000, f"passage colour {colour} covers only {hits} pixels"
 
 
-@needs_chromium
-def test_student_markup_stays_text_in_chromium(tmp_path):
+def test_student_markup_stays_text_in_chromium(tmp_path, needs_chromium):
     summary = api.similarity(nasty_class(tmp_path))
     page = Path(summary["index"]).parent / summary["flagged"][0]["page"]
     for url in (page.as_uri(), Path(summary["index"]).as_uri()):
@@ -412,11 +421,15 @@ def test_batch_keeps_each_student_s_files_and_ranks_pairs(tmp_path):
     assert pair_names(summary["similarity"]) == [{"alice", "bob"}]
     assert (out / "similarity" / "index.html").is_file()
     assert dashboard_link(out)["href"] == "similarity/index.html"
-    # A re-run grades no one again and keeps the files; the verb alone reads them.
+    assert 'href="similarity/index.html"' in (out / "index.html").read_text()  # the dashboard
+    # A re-run grades no one again and keeps the files; the verb alone reads them, and links
+    # its report from the dashboard.
     shutil.rmtree(out / "similarity")
     api.batch(subs, assignment="hw1_graph", out=out, progress=False)
     assert (out / "carol" / "files" / "graph.py").is_file()
+    assert 'href="similarity/index.html"' not in (out / "index.html").read_text()
     assert pair_names(api.similarity(out)) == [{"alice", "bob"}]
+    assert 'href="similarity/index.html"' in (out / "index.html").read_text()
 
 
 def test_the_submissions_folder_can_stand_in_for_kept_files(tmp_path):

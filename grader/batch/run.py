@@ -24,6 +24,7 @@ from grader.errors import GraderError
 from grader.intake.students import discover
 from grader.results import reports
 from grader.results.gradebook import read_record, summarize, write_gradebook, write_record
+from grader.results.pages.build import write_pages
 
 
 def _executor(backend: str, jobs: int, scheduler: str | None):
@@ -42,9 +43,10 @@ def _executor(backend: str, jobs: int, scheduler: str | None):
 def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: int = 2,
           scheduler: str | None = None, regrade: bool = False, image: str | None = None,
           progress: bool = True, similarity: bool = False) -> dict:
-    """Grade every student in ``submissions``; write results, feedback and gradebook.csv.
-    Each student's files as graded are kept beside their results (for ``grader similarity``);
-    with ``similarity`` the pairs of submissions that share code are ranked afterwards."""
+    """Grade every student in ``submissions``; write results, feedback, gradebook.csv and the
+    HTML pages (``index.html``, a ``feedback.html`` per student). Each student's files as
+    graded are kept beside their results (for ``grader similarity``); with ``similarity`` the
+    pairs of submissions that share code are ranked too, linked from ``index.html``."""
     spec = find_assignment(assignment)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -62,9 +64,10 @@ def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: in
     summary.update(graded_now=graded, skipped=len(students) - len(todo))
     (out / "summary.txt").write_text(reports.batch_summary(summary), encoding="utf-8")
     summary["picture"] = reports.batch_picture(out, spec, rows)
-    if similarity:
+    if similarity:  # before the pages: the dashboard links the report
         from grader.similarity.run import similarity as rank_similar
-        summary["similarity"] = rank_similar(out, assignment=spec.id)
+        summary["similarity"] = rank_similar(out, assignment=spec.id, dashboard=False)
+    summary["report"] = str(write_pages(out, spec)) if rows else None
     return summary
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 from grader.course.config import find_assignment
 from grader.errors import GraderError
 from grader.similarity.sources import given_texts, load_submissions
-
-REPORT_DIR = "similarity"  # inside the batch's output folder
+from grader.similarity.summary import REPORT_DIR, dashboard_link  # noqa: F401
 
 
 def similarity(grades, *, assignment: str | None = None, submissions=None, release=None,
                out=None, threshold: float = 0.6, min_match: int = 100,
-               common_fraction: float = 0.2, common_floor: int = 10, pages: int = 50) -> dict:
+               common_fraction: float = 0.2, common_floor: int = 10, pages: int = 50,
+               dashboard: bool = True) -> dict:
     """Compare every pair of submissions of the batch in ``grades``; write the report.
 
     ``assignment`` defaults to the one the batch graded; ``submissions`` reads the students'
@@ -31,7 +31,8 @@ def similarity(grades, *, assignment: str | None = None, submissions=None, relea
     code in common. A passage found in more than ``max(common_floor, common_fraction * N)``
     of the N submissions is treated as shared by everyone (MOSS's ``-m``). Pages are written
     for the ``pages`` highest pairs and for every flagged one (500 at most: a class with more
-    has a problem no list of pairs solves). Returns the summary that
+    has a problem no list of pairs solves). With ``dashboard``, a class dashboard
+    (``grades/index.html``) is rebuilt to link the report. Returns the summary that
     ``similarity.json`` holds, with the report's paths.
     """
     try:
@@ -57,6 +58,9 @@ def similarity(grades, *, assignment: str | None = None, submissions=None, relea
     seconds = time.perf_counter() - start
     out = Path(out) if out is not None else grades / REPORT_DIR
     summary = write_report(out, spec, students, pairs, settings, pages=pages, seconds=seconds)
+    if dashboard and out == grades / REPORT_DIR and (grades / "index.html").is_file():
+        from grader.results.pages.build import write_pages
+        write_pages(grades, spec)
     summary.update(index=str(out / "index.html"), csv=str(out / "similarity.csv"),
                    top=[{"a": p.a, "b": p.b, "score": p.score} for p in pairs[:10]])
     return summary
@@ -77,14 +81,3 @@ def assignment_of(grades: Path) -> str:
         raise GraderError(f"{grades}: cannot tell which assignment this batch graded ({found}); "
                           "pass --assignment ID")
     return seen.pop()
-
-
-def dashboard_link(grades) -> dict | None:
-    """What the class dashboard shows of the report, if there is one: the page (relative to
-    ``grades``), how many pairs are flagged, and the statement."""
-    try:
-        data = json.loads((Path(grades) / REPORT_DIR / "similarity.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return {"href": f"{REPORT_DIR}/index.html", "flagged": len(data.get("flagged", [])),
-            "statement": data.get("statement", "")}

@@ -1,5 +1,11 @@
-"""The words of the report, and its summary for a terminal (no heavy imports: the CLI uses it)."""
+"""The words of the report, its summary for a terminal and the link the class dashboard shows
+(no imports of the grader: the CLI and the dashboard use it)."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
+
+REPORT_DIR = "similarity"  # inside the batch's output folder
 
 STATEMENT = ("A high score is a reason to look, not a verdict. Students who solve the same small "
              "exercise from the same handout write similar code; the score only says how much of "
@@ -30,3 +36,16 @@ def text_summary(summary: dict, *, show: int = 10) -> str:
 def _plain(name: str) -> str:
     """A student name as a terminal may print it: control characters escaped."""
     return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in name)
+
+
+def dashboard_link(grades) -> dict | None:
+    """What the class dashboard shows of the report in ``grades``, if there is one: the page
+    (relative to ``grades``), how many pairs are flagged, and the statement."""
+    try:
+        data = json.loads((Path(grades) / REPORT_DIR / "similarity.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("flagged"), list):
+        return None
+    return {"href": f"{REPORT_DIR}/index.html", "flagged": len(data["flagged"]),
+            "statement": STATEMENT}
