@@ -6,6 +6,7 @@ thin layer over these, so the CLI and the Python API never disagree.
 ``zip_submission`` the submission zip of a student's folder, checked first           (students)
 ``batch``   a whole class in parallel, resumable, with a gradebook              (TAs)
 ``report``  rebuild a batch's HTML pages from its stored results                (TAs)
+``similarity`` which submissions of a batch share code, ranked, with pages    (TAs)
 ``demo``    grade the bundled example submissions and return their results
 ``new``     scaffold ``solutions/<id>`` that releases and validates as it is      (instructors)
 ``release`` generate a student release from ``solutions/<id>``                  (instructors)
@@ -174,6 +175,16 @@ def zip_submission(path=".", *, out=None) -> dict:
     spec = config_mod.load_assignment(folder, require_sources=False)
     archive, files = make_zip(spec, folder, out)
     return {"zip": str(archive), "files": [list(f) for f in files]}
+
+
+def similarity(grades, *, assignment: str | None = None, submissions=None, release=None,
+               out=None, threshold: float = 0.6, min_match: int = 100, pages: int = 50) -> dict:
+    """Rank every pair of the batch in ``grades`` by how much code they share; write
+    ``grades/similarity/`` (``index.html``, a page per pair, ``similarity.csv``). A high score
+    is a reason to look, not a verdict. See ``grader.similarity.run.similarity``."""
+    from grader.similarity.run import similarity as _similarity
+    return _similarity(grades, assignment=assignment, submissions=submissions, release=release,
+                       out=out, threshold=threshold, min_match=min_match, pages=pages)
 
 
 def validate(assignment: str, *, solutions=None, progress=None) -> list:

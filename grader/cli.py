@@ -122,7 +122,7 @@ def cmd_batch(args) -> int:
         summary = api.batch(args.submissions, assignment=args.assignment, out=args.out,
                             backend=args.backend, jobs=args.jobs, scheduler=args.scheduler,
                             regrade=args.regrade, image=args.image,
-                            engine_wait=args.engine_wait)
+                            engine_wait=args.engine_wait, similarity=args.similarity)
     except BatchStopped as e:  # what was graded is in the gradebook: show it, then why
         if e.summary:
             if args.json:
@@ -136,6 +136,9 @@ def cmd_batch(args) -> int:
         print(reports.batch_summary(summary), end="")
         print(f"gradebook: {args.out}/gradebook.csv" + (f", picture: {summary['picture']}"
                                                         if summary.get("picture") else ""))
+        if summary.get("similarity"):
+            from grader.similarity.summary import text_summary
+            print(text_summary(summary["similarity"]), end="")
         if summary.get("report"):
             print(f"report: {summary['report']}")
     return 3 if summary["statuses"].get("infrastructure") else 0
@@ -181,6 +184,16 @@ def cmd_validate(args) -> int:
 
 def cmd_report(args) -> int:
     print(api.report(args.grades))
+    return 0
+
+
+def cmd_similarity(args) -> int:
+    summary = api.similarity(args.grades, assignment=args.assignment,
+                             submissions=args.submissions, release=args.release, out=args.out,
+                             threshold=args.threshold, min_match=args.min_match,
+                             pages=args.pages)
+    from grader.similarity.summary import text_summary
+    print(text_summary(summary), end="")
     return 0
 
 
@@ -302,11 +315,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine-wait", type=_seconds, metavar="SECONDS",
                    default=_default(api.batch, "engine_wait"),
                    help="how long to wait for a Docker engine that stops answering")
+    p.add_argument("--similarity", action="store_true",
+                   help="then rank the pairs of submissions that share code (grader similarity)")
     _json(p, "the summary")
 
     p = _sub(sub, "report", "rebuild a batch's HTML pages (index.html, a feedback.html per "
              "student) from its stored results", cmd_report)
     p.add_argument("grades", metavar="GRADES_DIR", help="the output folder of `grader batch`")
+
+    p = _sub(sub, "similarity", "which submissions of a batch share code (for TAs: a reason "
+             "to look, not a verdict)", cmd_similarity)
+    p.add_argument("grades", metavar="GRADES_DIR", help="the --out folder of `grader batch`")
+    p.add_argument("--assignment", metavar="ID", default=None,
+                   help="assignment id (default: the batch's)")
+    p.add_argument("--submissions", metavar="FOLDER",
+                   default=_default(api.similarity, "submissions"),
+                   help="read the students' files from this submissions folder instead of the "
+                   "copies the batch kept")
+    p.add_argument("--release", metavar="FOLDER", default=None,
+                   help="the student release whose skeleton is left out (default: assignments/ID)")
+    _out(p, None, "report folder (default: GRADES_DIR/similarity)")
+    p.add_argument("--threshold", type=float, default=_default(api.similarity, "threshold"),
+                   help="flag pairs where this fraction of one side's own code is in the other")
+    p.add_argument("--min-match", type=_whole(1), default=_default(api.similarity, "min_match"),
+                   help="and that share at least this many characters of normalised code")
+    p.add_argument("--pages", type=_whole(0), default=_default(api.similarity, "pages"),
+                   help="write a side-by-side page for this many top pairs (and every flagged)")
 
     p = _sub(sub, "demo", "grade the bundled example submissions", cmd_demo)
     p.add_argument("--assignment", metavar="ID", action="append", default=None,

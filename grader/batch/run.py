@@ -41,8 +41,8 @@ from grader.course.config import find_assignment
 from grader.errors import BatchStopped, GraderError
 from grader.intake.students import discover
 from grader.results import reports
-from grader.results.gradebook import (OutOfSpace, read_record, summarize, write_gradebook,
-                                      write_record)
+from grader.results.gradebook import (OutOfSpace, read_record, record_dir, summarize,
+                                      write_gradebook, write_record)
 from grader.results.outputs import prepare_folder
 from grader.results.pages.build import write_pages
 
@@ -51,9 +51,12 @@ ENGINE_RETRIES = 3  # times one student is regraded after the engine went away u
 
 def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: int = 2,
           scheduler: str | None = None, regrade: bool = False, image: str | None = None,
-          progress: bool = True, engine_wait: float = 60.0) -> dict:
+          progress: bool = True, engine_wait: float = 60.0,
+          similarity: bool = False) -> dict:
     """Grade every student in ``submissions``; write results, feedback, gradebook.csv and the
-    HTML pages (``index.html``, a ``feedback.html`` per student)."""
+    HTML pages (``index.html``, a ``feedback.html`` per student). Each student's files as
+    graded are kept beside their results (for ``grader similarity``); with ``similarity`` the
+    pairs of submissions that share code are ranked too, linked from ``index.html``."""
     if not isinstance(jobs, int) or jobs < 1:
         raise GraderError(f"jobs must be a whole number of at least 1, not {jobs!r}")
     if backend not in ("local", "docker"):
@@ -77,12 +80,26 @@ def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: in
                 run.progress.note(f"regrading {changed} student{'s' * (changed != 1)} whose "
                                   "submission changed since it was graded")
             run.grade(todo)
+            _keep_files(out, spec, students, todo)
     finally:
         pool.close()
-    summary = _write_outputs(out, spec, students)
+    summary = _write_outputs(out, spec, students, similarity=similarity)
     summary.update(graded_now=run.graded, skipped=skipped, changed=changed)
     run.raise_if_stopped(summary, len(students))
     return summary
+
+
+def _keep_files(out: Path, spec, students, todo) -> None:
+    """Keep a copy of the files of each student graded now (and of anyone graded before
+    without one) in their record folder: ``grader similarity`` reads them there."""
+    from grader.similarity.sources import has_kept_files, keep_student_files
+    now = {s.key for s in todo}
+    for s in students:
+        record = record_dir(out, s.key)  # the student's record folder (beside results.json)
+        if not (record / "results.json").is_file():
+            continue  # not graded (stopped, or a submission error before any record)
+        if s.key in now or not has_kept_files(record):
+            keep_student_files(record, s.path, spec)
 
 
 def _check_docker(spec, image) -> None:
@@ -245,14 +262,18 @@ def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3))} KB"
 
 
-def _write_outputs(out: Path, spec, students) -> dict:
+def _write_outputs(out: Path, spec, students, *, similarity: bool = False) -> dict:
     """gradebook.csv, summary.txt, summary.png and the HTML pages, from the records (each
-    written whole or not at all)."""
+    written whole or not at all); with ``similarity``, the similarity report first (the
+    dashboard links it)."""
     try:
         rows = write_gradebook(out, spec, students)
         summary = summarize(out, spec, students)
         _write_atomic(out / "summary.txt", reports.batch_summary(summary).encode())
         summary["picture"] = reports.batch_picture(out, spec, rows)
+        if similarity and rows:
+            from grader.similarity.run import similarity as rank_similar
+            summary["similarity"] = rank_similar(out, assignment=spec.id, dashboard=False)
         summary["report"] = str(write_pages(out, spec)) if rows else None
     except OutOfSpace as e:
         raise _out_of_space(out, e, 0, len(students)) from None
