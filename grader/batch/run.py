@@ -73,14 +73,15 @@ def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: in
             skipped = len(students) - len(todo)
             for s in [s for s in todo if s.problem]:  # e.g. two submissions for one name
                 _record(out, s, failed_record(s.name, s.key, spec.id, "submission_error",
-                                              s.problem))
+                                              s.problem), spec)
             todo = [s for s in todo if not s.problem]
             run = _Run(pool, out, spec, Progress(len(todo), enabled=progress), engine_wait)
             if changed:
                 run.progress.note(f"regrading {changed} student{'s' * (changed != 1)} whose "
                                   "submission changed since it was graded")
             run.grade(todo)
-            _keep_files(out, spec, students, todo)
+            if run.stopped is None and run.out_of_space is None:
+                _keep_missing_files(out, spec, students)
     finally:
         pool.close()
     summary = _write_outputs(out, spec, students, similarity=similarity)
@@ -89,17 +90,17 @@ def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: in
     return summary
 
 
-def _keep_files(out: Path, spec, students, todo) -> None:
-    """Keep a copy of the files of each student graded now (and of anyone graded before
-    without one) in their record folder: ``grader similarity`` reads them there."""
+def _keep_missing_files(out: Path, spec, students) -> None:
+    """Students graded by an older batch have no copy of their files: keep one now (``grader
+    similarity`` reads them there). Best effort: a full disk leaves the rest without."""
     from grader.similarity.sources import has_kept_files, keep_student_files
-    now = {s.key for s in todo}
     for s in students:
-        record = record_dir(out, s.key)  # the student's record folder (beside results.json)
-        if not (record / "results.json").is_file():
-            continue  # not graded (stopped, or a submission error before any record)
-        if s.key in now or not has_kept_files(record):
-            keep_student_files(record, s.path, spec)
+        record = record_dir(out, s.key)
+        if (record / "results.json").is_file() and not has_kept_files(record):
+            try:
+                keep_student_files(record, s.path, spec)
+            except OSError:
+                return
 
 
 def _check_docker(spec, image) -> None:
@@ -126,9 +127,17 @@ def _to_grade(out: Path, students, regrade: bool):
     return todo, changed
 
 
-def _record(out: Path, student, results: dict) -> dict:
+def _record(out: Path, student, results: dict, spec) -> dict:
+    """The student's files as graded (for ``grader similarity``), then their record."""
+    from grader.similarity.sources import keep_student_files
     results.update(student=student.name, key=student.key,
                    submission_sha256=student.digest or None)
+    try:
+        keep_student_files(record_dir(out, student.key), student.path, spec)
+    except OSError as e:
+        if e.errno in (28, 122):  # ENOSPC, EDQUOT: stop like a record that cannot be written
+            raise OutOfSpace(f"{out}: no space left for {student.key}'s files ({e})") from None
+        raise
     return write_record(out, student.key, results)
 
 
@@ -194,7 +203,7 @@ class _Run:
 
     def _write(self, student, results: dict) -> None:
         try:
-            _record(self.out, student, results)
+            _record(self.out, student, results, self.spec)
         except OutOfSpace as e:
             self.out_of_space = e
             self.not_graded += 1

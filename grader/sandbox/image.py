@@ -87,7 +87,14 @@ def prepare_wheelhouse(dest: Path) -> list[str]:
     if proc.returncode != 0:
         raise InfrastructureError("could not download the wheels for the image:\n"
                                   + proc.stderr[-2000:])
-    shutil.copytree(WHEEL_CACHE, dest)
+    # Only the wheels these pins need, not the whole cache (a COPY layer keeps every byte it
+    # copies, even those the Dockerfile deletes later): resolved again, offline, from the cache.
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-index",
+                           "--find-links", str(WHEEL_CACHE), "--only-binary=:all:",
+                           "--dest", str(dest), *pins], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise InfrastructureError("could not collect the wheels for the image:\n"
+                                  + proc.stderr[-2000:])
     (dest / "requirements.txt").write_text("\n".join(pins) + "\n")
     return pins
 
