@@ -20,7 +20,7 @@ from grader.errors import GraderError, InfrastructureError
 
 DEFAULT_TAG = "nn-grader/autograder:latest"
 DEFAULT_BASE = "python:3.11-slim"
-RUNTIME_PACKAGES = ("numpy", "pytest", "pyyaml")
+RUNTIME_PACKAGES = ("numpy", "pytest", "pyyaml", "msgpack")
 WHEEL_CACHE = Path.home() / ".cache" / "nn-grader" / "wheelhouse"
 
 

@@ -92,9 +92,14 @@ def _read_frame(worker, deadline: float) -> bytes:
         return b"".join(chunks)
 
     (length,) = struct.unpack("<I", read(4))
-    if length > protocol.MAX_FRAME_BYTES:
-        raise ProtocolError(f"a reply of {length} bytes exceeds the frame cap")
-    return read(length)
+    if length > protocol.MAX_FRAME_BYTES or length < 8:
+        raise ProtocolError(f"a reply of {length} bytes is outside the frame limits")
+    # The buffer count and the header's length first: a header over its cap is refused before
+    # any of it is read, so a forged reply costs us the few bytes read so far.
+    prefix = read(8)
+    n_buffers, header_len = struct.unpack("<II", prefix)
+    protocol.check_prefix(n_buffers, header_len, length)
+    return prefix + read(length - 8)
 
 
 class WorkerSession:
