@@ -45,7 +45,13 @@ def prepare_wheelhouse(dest: Path) -> list[str]:
     if proc.returncode != 0:
         raise InfrastructureError("could not download the wheels for the image:\n"
                                   + proc.stderr[-2000:])
-    shutil.copytree(WHEEL_CACHE, dest)
+    # Only the wheels these pins need (the cache may hold others' wheels), copied offline.
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-index",
+                           "--only-binary=:all:", "--find-links", str(WHEEL_CACHE),
+                           "--dest", str(dest), *pins], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise InfrastructureError("could not collect the wheels for the image:\n"
+                                  + proc.stderr[-2000:])
     (dest / "requirements.txt").write_text("\n".join(pins) + "\n")
     return pins
 
