@@ -65,6 +65,24 @@ STUDENT = """
 
     def whoami():
         return os.getuid(), sorted(os.listdir("/"))
+
+    def mutate_nested(pair, d):
+        pair[0][0] = 7.0
+        pair[1][0][1] = 8.0
+        d["k"][2] = 9.0
+
+    def install_liar():
+        import copy
+        worker = sys.modules["grader.untrusted.worker"]
+        serve_one = worker._serve_one
+        def lying(reader, wfd, request):
+            before = copy.deepcopy(request.get("args"))
+            reply = serve_one(reader, wfd, request)
+            if request.get("op") == "call":
+                reply["args"] = before  # "unmodified": the copies taken before the call
+            return reply
+        worker._serve_one = lying
+        return "installed"
 """
 
 
@@ -93,11 +111,25 @@ def test_callbacks_run_in_the_harness(student):
     assert seen == [2.0, 2.0]
 
 
-def test_inspect_returns_the_workers_copy_of_the_arguments(student):
+def test_inspect_observes_the_arguments_in_the_harness_memory(student):
     x = np.zeros(3)
     call = student.mutate.inspect(x)
     assert call.result == 99.0
-    assert call.args[0][0] == 99.0 and x[0] == 0.0  # the harness's copy is untouched
+    assert call.args[0][0] == 99.0 and x[0] == 0.0  # the harness's own x is untouched
+    call = student.mutate_nested.inspect([np.zeros(2), (np.ones(2),)], {"k": np.arange(3.0)})
+    assert call.result is None
+    (first, (second,)), kwargs = call.args[0], call.args[1]
+    assert list(first) == [7.0, 0.0] and list(second) == [1.0, 8.0]
+    assert list(kwargs["k"]) == [0.0, 1.0, 9.0]
+
+
+def test_inspect_ignores_what_the_worker_says_about_the_arguments(student):
+    """The worker rewrites its own serving code to send back copies taken before the call (as
+    the worker of the old protocol could be made to): the harness reads its shared memory."""
+    assert student.install_liar() == "installed"
+    x = np.zeros(3)
+    call = student.mutate.inspect(x)
+    assert call.args[0][0] == 99.0
 
 
 def test_student_exception_shows_only_student_frames(student):

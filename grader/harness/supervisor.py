@@ -198,7 +198,7 @@ def grade_submission(spec, submission: Path, *, backend: str = "local", image=No
     sandbox) or ``docker`` (one hardened container from the autograder ``image``)."""
     if backend == "docker":
         from grader.sandbox.docker import grade_in_container
-        return grade_in_container(spec, Path(submission), image=image,
+        return grade_in_container(spec, Path(submission), image=image, only=only,
                                   cpus=cpus or min(2, os.cpu_count() or 1))
     if backend == "local":
         return grade_local(spec, Path(submission), only=only)

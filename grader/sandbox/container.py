@@ -21,11 +21,13 @@ def main(argv=None) -> int:
     parser.add_argument("--assignment", required=True)
     parser.add_argument("--submission", default="/submission")
     parser.add_argument("--out", default="/out")
+    parser.add_argument("--only", action="append", default=None,
+                        help="grade only the named test functions (repeatable)")
     args = parser.parse_args(argv)
     try:
         spec = find_assignment(args.assignment)
-        results = grade_local(spec, Path(args.submission),
-                                     harness_dir=Path(args.out) / "harness")
+        results = grade_local(spec, Path(args.submission), only=args.only,
+                              harness_dir=Path(args.out) / "harness")
     except GraderError as e:
         print(f"grader: {e}", file=sys.stderr)
         return e.exit_code

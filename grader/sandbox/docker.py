@@ -46,11 +46,12 @@ def client():
 
 
 def container_options(spec, *, submission: Path, out: Path, image: str, cpus: float,
-                      memory_mb: int, tmp_mb: int, job: str) -> dict:
+                      memory_mb: int, tmp_mb: int, job: str, only=()) -> dict:
     """The flags every grading container runs with (one place, so tests can check them)."""
     from docker.types import LogConfig
+    command = ["--assignment", spec.id] + [arg for name in only or () for arg in ("--only", name)]
     return dict(
-        image=image, command=["--assignment", spec.id], detach=True,
+        image=image, command=command, detach=True,
         network_mode="none", read_only=True,
         tmpfs={"/tmp": f"size={tmp_mb}m,mode=1777,nosuid,nodev"},
         pids_limit=256, mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m",
@@ -79,7 +80,7 @@ def _read_capped(path: Path, cap: int) -> bytes:
 
 
 def grade_in_container(spec, submission: Path, *, image: str | None = None,
-                       cpus: float = 1.0, docker_client=None) -> dict:
+                       cpus: float = 1.0, docker_client=None, only=None) -> dict:
     """Grade one submission in a fresh container; return Gradescope-style results."""
     image = image or os.environ.get("GRADER_IMAGE", DEFAULT_IMAGE)
     start = time.monotonic()
@@ -98,7 +99,7 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
         out.mkdir(mode=0o700)
         opts = container_options(spec, submission=sub, out=out, image=image, cpus=cpus,
                                  memory_mb=limits.memory_mb * 2 + 512, tmp_mb=256,
-                                 job=workdir.name)
+                                 job=workdir.name, only=only)
         state = _run(c, opts, timeout=limits.total_timeout + GRACE)
         events = out / "harness" / "events.jsonl"
         try:

@@ -31,6 +31,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -327,7 +328,10 @@ class LocalSandbox:
             become_subreaper()
 
     def start(self) -> WorkerProcess:
-        req_r, req_w = os.pipe()
+        # Requests over a unix socket (it can carry the harness's shared-memory descriptors),
+        # replies over a pipe (which cannot carry any back to the harness).
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        req_w, req_r = ours.detach(), theirs.detach()
         rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
         boot = ("import sys; sys.path.insert(0, %r); from grader.untrusted.worker import main; main()"

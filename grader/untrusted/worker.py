@@ -1,21 +1,25 @@
 """The untrusted side: runs inside the sandbox, imports the student's files and serves calls.
 
-Everything here may be subverted by the student's code (it shares the process), so nothing here
-decides a score. The harness only ever sees what this process writes to its reply pipe, and
-treats it as hostile input (see ``protocol.decode_body``).
+Everything here may be subverted by the student's code (it shares the process, and may replace
+any function of this module at import time), so nothing here decides a score and the harness
+believes nothing it says about itself: replies are decoded as hostile input
+(``protocol.decode_body``), arguments the harness wants to observe after a call live in shared
+memory the harness owns.
 
-Requests (one frame each) are dicts with an ``op``:
-  load      {"dir", "modules"}               import the student's files by path
-  call      {"target", "args", "kwargs", "return_args"}   call a function, class or method
-  getattr   {"target", "name"} / setattr {"target", "name", "value"}
-  release   {"ids"}                          forget handles
-Replies: {"ok": value} (plus "args"/"kwargs" when asked), {"error": {...}}, or, while student
-code runs, {"callback": id, "args", "kwargs"} requests that the harness answers with {"ok"} or
-{"error"}.
+Requests come over a unix socket (descriptors of the harness's shared memory may come with
+them); replies go back over a pipe. Each request is a dict with an ``op``:
+  load        {"dir", "modules"}               import the student's files by path
+  call        {"target", "args", "kwargs"}     call a function, class or method
+  getattr     {"target", "name"} / setattr {"target", "name", "value"}
+  release     {"ids"}                          forget handles
+  prepare / run / sample / fetch / release_result    timing (see grader/harness/bench.py)
+Replies: {"ok": value}, {"error": {...}}, or, while student code runs, {"callback": id, "args",
+"kwargs"} requests that the harness answers with {"ok"} or {"error"}.
 """
 from __future__ import annotations
 
 import importlib.util
+import mmap
 import os
 import sys
 import traceback
@@ -38,15 +42,17 @@ class CallbackError(Exception):
 class _Callback:
     """A harness-side function handed to student code; calling it asks the harness."""
 
-    def __init__(self, rfd, wfd, cid, name):
-        self._io, self._id, self.__name__ = (rfd, wfd), cid, name
+    def __init__(self, reader, wfd, cid, name):
+        self._io, self._id, self.__name__ = (reader, wfd), cid, name
 
     def __call__(self, *args, **kwargs):
-        rfd, wfd = self._io
+        reader, wfd = self._io
         protocol.write_frame(wfd, protocol.encode(
             {"callback": self._id, "args": list(args), "kwargs": kwargs}, on_object=_as_handle))
         _flush_output()
-        reply = protocol.read_frame_blocking(rfd)
+        reply, fds = reader.read()
+        for fd in fds:
+            os.close(fd)
         if "error" in reply:
             raise CallbackError(reply["error"])
         return reply["ok"]
@@ -133,18 +139,13 @@ def _load(request):
     return None
 
 
-def _serve_one(rfd, wfd, request):
+def _serve_one(reader, wfd, request):
     op = request.get("op")
     if op == "load":
         return {"ok": _load(request)}
     if op == "call":
         fn = _resolve(request["target"])
-        args, kwargs = request["args"], request["kwargs"]
-        result = fn(*args, **kwargs)
-        reply = {"ok": result}
-        if request.get("return_args"):
-            reply["args"], reply["kwargs"] = args, kwargs
-        return reply
+        return {"ok": fn(*request["args"], **request["kwargs"])}
     if op == "getattr":
         return {"ok": getattr(_resolve(request["target"]), request["name"])}
     if op == "setattr":
@@ -231,29 +232,50 @@ def _prepare(request):
             _materialize(call["kwargs"], rng, steps))
 
 
-def _bind_callbacks(value, rfd, wfd):
+def _bind(value, reader, wfd, maps):
+    """Placeholders to live objects: callbacks, our handles, views of the shared memory."""
     if isinstance(value, protocol.Callback):
-        return _Callback(rfd, wfd, value.id, value.name)
+        return _Callback(reader, wfd, value.id, value.name)
     if isinstance(value, protocol.Handle):
         return _handles[value.id]
+    if isinstance(value, protocol.SharedArray):
+        count = 1
+        for n in value.shape:
+            count *= n
+        return np.frombuffer(maps[value.fd], dtype=value.dtype, count=count,
+                             offset=value.offset).reshape(value.shape)
     if isinstance(value, list):
-        return [_bind_callbacks(v, rfd, wfd) for v in value]
+        return [_bind(v, reader, wfd, maps) for v in value]
     if isinstance(value, tuple):
-        return tuple(_bind_callbacks(v, rfd, wfd) for v in value)
+        return tuple(_bind(v, reader, wfd, maps) for v in value)
     if isinstance(value, dict):
-        return {k: _bind_callbacks(v, rfd, wfd) for k, v in value.items()}
+        return {k: _bind(v, reader, wfd, maps) for k, v in value.items()}
     return value
 
 
-def serve(rfd: int, wfd: int) -> None:
+def _map_all(fds) -> list:
+    maps = []
+    for fd in fds:
+        try:
+            maps.append(mmap.mmap(fd, 0))
+        finally:
+            os.close(fd)
+    return maps
+
+
+def serve(reader, wfd: int) -> None:
     while True:
         reply = {}
         try:
-            request = _bind_callbacks(protocol.read_frame_blocking(rfd), rfd, wfd)
+            message, fds = reader.read()
         except EOFError:
             return
+        maps = _map_all(fds)
+        request = message
         try:
-            reply = _serve_one(rfd, wfd, request)
+            request = _bind(message, reader, wfd, maps)
+            request["$maps"] = maps
+            reply = _serve_one(reader, wfd, request)
             frame = protocol.encode(reply, on_object=_as_handle)
         except protocol.Unencodable as exc:
             what = request.get("name") or request.get("target")
@@ -269,6 +291,7 @@ def serve(rfd: int, wfd: int) -> None:
                            "lists, dicts)"}})
         except BaseException as exc:  # student code may raise anything, SystemExit included
             frame = protocol.encode(_error_reply(exc))
+        del request, maps, reply  # the student may keep views; we keep nothing
         _flush_output()
         protocol.write_frame(wfd, frame)
 
@@ -282,12 +305,12 @@ def _flush_output():
 
 
 def main() -> None:
-    rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
-    os.set_inheritable(rfd, False)
+    request_fd, wfd = int(sys.argv[1]), int(sys.argv[2])
+    os.set_inheritable(request_fd, False)
     os.set_inheritable(wfd, False)
     sys.stdin = open(os.devnull)
     protocol.write_frame(wfd, protocol.encode({"ready": True}))  # no student code has run yet
-    serve(rfd, wfd)
+    serve(protocol.RequestReader(request_fd), wfd)
     os._exit(0)
 
 

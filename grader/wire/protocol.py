@@ -430,9 +430,3 @@ class RequestReader:
         message = decode_body(self._read(length), shared=True)
         fds, self._fds = self._fds, []
         return message, fds
-
-
-def read_frame_blocking(fd: int):
-    """Read and decode one frame (used by the worker, which trusts the harness)."""
-    (length,) = struct.unpack("<I", read_exact(fd, 4))
-    return decode_body(read_exact(fd, length))

@@ -63,6 +63,10 @@ class Attack:
     required: frozenset[str] = frozenset()  # kinds that must show up in the target problems
     jail_only: bool = False  # harmless only inside the jail
     slow: bool = False
+    # tests of the target problems that judge something the attack does not touch (the
+    # in-place tests judge only whether the arguments changed): they score as for the correct
+    # example
+    untouched_tests: tuple[str, ...] = ()
 
     @property
     def untouched(self) -> tuple[str, ...]:
@@ -90,8 +94,10 @@ ATTACKS = {
     "setsid_daemon": Attack(NG, WRONG),
     "huge_output": Attack((), frozenset()),
     "lying_eq": Attack(NG, WRONG, collateral=("mulnode", "mynetwork")),
-    "nan_results": Attack(("mulnode",), WRONG, collateral=("mynetwork",)),
-    "wrong_shape_broadcasts": Attack(("addnode",), WRONG, collateral=("mynetwork",)),
+    "nan_results": Attack(("mulnode",), WRONG, collateral=("mynetwork",),
+                          untouched_tests=("test_mulnode_does_not_modify_inputs",)),
+    "wrong_shape_broadcasts": Attack(("addnode",), WRONG, collateral=("mynetwork",),
+                                     untouched_tests=("test_addnode_does_not_modify_inputs",)),
     "infinite_loop_at_import": Attack(PROBLEMS, TIMEOUT, slow=True),
     "import_error": Attack(PROBLEMS, ERROR),
     "sleep_ignores_sigterm": Attack(NG, frozenset({"timeout", "wrong_answer"}), required=TIMEOUT),
@@ -283,10 +289,16 @@ def test_attack_gains_nothing(name, graded, baseline):
     seen_kinds = set()
     for problem in attack.target:
         for t in result.tests_of(problem):
+            if t["name"] in attack.untouched_tests:
+                want = baseline.by_name[t["name"]]
+                assert (t["status"], t["score"]) == (want["status"], want["score"]), t
+                continue
             assert t["score"] == 0 and t["status"] == "failed", f"{t['name']} passed: {t}"
             assert t["kind"] in attack.kinds, f"{t['name']}: kind {t['kind']}: {t['output']}"
             seen_kinds.add(t["kind"])
-        assert res["problems"][problem]["score"] == 0
+        assert res["problems"][problem]["score"] == sum(
+            baseline.by_name[name]["score"] for name in attack.untouched_tests
+            if baseline.by_name[name]["problem"] == problem)
     assert attack.required <= seen_kinds, f"expected kinds {set(attack.required)}, saw {seen_kinds}"
     for problem in attack.untouched:
         for t in result.tests_of(problem):

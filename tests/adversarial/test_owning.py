@@ -1,0 +1,120 @@
+"""Owning the worker (the section of that name in ATTACKS.md): once the student's files are
+imported, every instruction in the worker may be the student's, its serving code included. The
+harness must believe nothing the worker says about itself, and one student must not change
+another's grade nor make their own failure look like the grader's.
+
+Each attack is a snippet ``owning/<name>.py`` appended to one file of an example submission
+(or, for ``shadows_provided_module``, a folder of extra files). The snippets print
+``ATTACK installed: <name>`` at import time; each test runs one public test among the ones it
+grades, whose output shows that line, so an attack that silently did nothing cannot pass.
+Where a class of attack applies to the docker backend, the test runs there too (skipped
+without an engine and the image named by GRADER_IMAGE, except where GRADER_REQUIRE_DOCKER is
+set). README.md lists the guarantee each test checks.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from grader.api import grade
+from grader.sandbox.local import jail_available
+
+HERE = Path(__file__).resolve().parent
+SNIPPETS = HERE / "owning"
+REPO = HERE.parent.parent
+EXAMPLES = REPO / "examples" / "submissions"
+JAIL = jail_available()
+
+
+# --- the docker backend, where it applies -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def docker_ready():
+    from grader.sandbox import docker as backend
+
+    image = os.environ.get("GRADER_IMAGE", backend.DEFAULT_IMAGE)
+    try:
+        backend.client().images.get(image)
+    except Exception as e:
+        if os.environ.get("GRADER_REQUIRE_DOCKER"):
+            pytest.fail(f"Docker is required here but unusable: {e}")
+        pytest.skip(f"no Docker engine or no image {image}: {e}")
+    return backend
+
+
+BACKENDS = ["local", "docker"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    if request.param == "docker":
+        request.getfixturevalue("docker_ready")
+    return request.param
+
+
+# --- building and grading an attacked submission ------------------------------------------------
+
+def attacked(tmp: Path, assignment: str, example: str, into: str, snippet: str) -> Path:
+    """A copy of ``example`` with ``owning/<snippet>.py`` appended to its file ``into``."""
+    sub = tmp / f"{snippet}-{example}"
+    shutil.copytree(EXAMPLES / assignment / example, sub)
+    with open(sub / into, "a", encoding="utf-8") as f:
+        f.write("\n\n" + (SNIPPETS / f"{snippet}.py").read_text(encoding="utf-8"))
+    return sub
+
+
+def by_name(results: dict) -> dict:
+    return {t["name"]: t for t in results["tests"]}
+
+
+def assert_attack_ran(results: dict, name: str) -> None:
+    shown = "\n".join(t["output"] for t in results["tests"])
+    assert f"ATTACK installed: {name}" in shown, "the attack did not run: " + shown[:500]
+
+
+def test_every_snippet_is_used():
+    used = {"in_place_lie"}
+    assert {p.stem for p in SNIPPETS.glob("*.py")} == used
+
+
+# --- 2. in-place checks observe memory the harness owns ----------------------------------------
+
+IN_PLACE = ("test_dense_forward_small", "test_activation_does_not_modify_inputs",
+            "test_mlp_forward_does_not_modify_inputs")
+
+
+def test_reporting_copies_does_not_hide_an_in_place_change(tmp_path, backend):
+    """The worker's serving code is replaced so that it reports copies of the arguments taken
+    before the call as the arguments after it (before the fix: relu_in_place scored 127)."""
+    sub = attacked(tmp_path, "hw2_mlp", "relu_in_place", "mlp.py", "in_place_lie")
+    results = grade(sub, assignment="hw2_mlp", only=list(IN_PLACE), backend=backend)
+    assert_attack_ran(results, "in_place_lie")
+    tests = by_name(results)
+    assert tests["test_activation_does_not_modify_inputs"]["kind"] == "wrong_answer"
+    # mlp_forward applies the in-place relu to its own pre-activations, not to x: it passes
+    assert tests["test_mlp_forward_does_not_modify_inputs"]["kind"] == "passed"
+
+
+@pytest.mark.parametrize("assignment, example, in_place_test, passes", [
+    # wrong values, arguments untouched: the in-place test passes (before: failed, saying the
+    # arguments were changed in place)
+    ("hw5_rnn", "time_from_zero", "test_rnn_forward_does_not_modify_inputs", True),
+    ("hw5_rnn", "sigmoid_grad_wrong", "test_step_backward_does_not_modify_inputs", True),
+    ("hw5_rnn", "sigmoid_grad_wrong", "test_rnn_backward_does_not_modify_inputs", True),
+    ("hw5_rnn", "column_form_W_h", "test_step_forward_does_not_modify_inputs", True),
+    ("hw4_autoencoder", "element_mean_loss", "test_mse_does_not_modify_inputs", True),
+    ("hw4_autoencoder", "tanh_on_code", "test_loss_and_grads_does_not_modify_inputs", True),
+    ("hw1_graph", "forgets_dout", "test_mulnode_does_not_modify_inputs", True),
+    # right values, arguments changed: it fails
+    ("hw5_rnn", "modifies_d_hs", "test_rnn_backward_does_not_modify_inputs", False),
+    ("hw1_graph", "mutates_x", "test_numerical_gradient_leaves_x_unchanged", False),
+])
+def test_in_place_tests_judge_only_in_place_changes(assignment, example, in_place_test, passes):
+    results = grade(EXAMPLES / assignment / example, assignment=assignment, only=[in_place_test])
+    (test,) = results["tests"]
+    assert (test["status"] == "passed") == passes, test
