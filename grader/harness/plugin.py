@@ -24,7 +24,7 @@ import pytest
 
 from grader import testing
 from grader.wire.bridge import StudentFailure, StudentModules, WorkerSession
-from grader.harness.bench import Bench, TooSlow
+from grader.harness.bench import Bench, ReferenceFailed, TooSlow
 from grader.sandbox.local import LocalSandbox
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -207,6 +207,8 @@ def _classify(excinfo, in_setup: bool) -> tuple[str, str]:
     exc = excinfo.value
     if isinstance(exc, TooSlow):
         return "too_slow", str(exc)
+    if isinstance(exc, ReferenceFailed):
+        return "infrastructure", str(exc)
     if isinstance(exc, StudentFailure):
         return exc.kind, str(exc)
     if isinstance(exc, TotalTimeExceeded):

@@ -4,7 +4,7 @@ Everything here may be subverted by the student's code (it shares the process, a
 any function of this module at import time), so nothing here decides a score and the harness
 believes nothing it says about itself: replies are decoded as hostile input
 (``protocol.decode_body``), arguments the harness wants to observe after a call live in shared
-memory the harness owns.
+memory the harness owns, and a timed call's inputs arrive only with its timed request.
 
 Requests come over a unix socket (descriptors of the harness's shared memory may come with
 them); replies go back over a pipe. Each request is a dict with an ``op``:
@@ -12,7 +12,9 @@ them); replies go back over a pipe. Each request is a dict with an ``op``:
   call        {"target", "args", "kwargs"}     call a function, class or method
   getattr     {"target", "name"} / setattr {"target", "name", "value"}
   release     {"ids"}                          forget handles
-  prepare / run / sample / fetch / release_result    timing (see grader/harness/bench.py)
+  bench_setup {"steps"}                        untimed setup calls for the next timed call
+  bench_call  {"target", "args", "kwargs", "index", "result"}   the timed call; its result is
+              written into the shared memory at ``result`` = [offset, room]
 Replies: {"ok": value}, {"error": {...}}, or, while student code runs, {"callback": id, "args",
 "kwargs"} requests that the harness answers with {"ok"} or {"error"}.
 """
@@ -155,81 +157,45 @@ def _serve_one(reader, wfd, request):
         for hid in request["ids"]:
             _handles.pop(hid, None)
         return {"ok": None}
-    if op == "prepare":
-        _prepared[request["slot"]] = _prepare(request)
+    if op == "bench_setup":
+        _bench_steps[:] = []
+        for step in request["steps"]:
+            fn = _resolve(step["target"])
+            _bench_steps.append(fn(*_with_steps(step["args"]), **_with_steps(step["kwargs"])))
         return {"ok": None}
-    if op == "run":
-        # Timed by the harness from outside: the call, and a tiny reply. The result stays here
-        # (sending it would time the transfer); the harness samples it right after.
-        target, args, kwargs = _prepared.pop(request["slot"])
-        result = target(*args, **kwargs)
-        index = request.get("index")
-        _results[request["slot"]] = result if index is None else result[index]
-        return {"ok": None}
-    if op == "sample":
-        return {"ok": _sample(_results[request["slot"]], request["positions"])}
-    if op == "fetch":
-        return {"ok": _results.pop(request["slot"])}
-    if op == "release_result":
-        _results.pop(request["slot"], None)
-        return {"ok": None}
+    if op == "bench_call":
+        # Timed by the harness from outside, from sending this request (the inputs come with
+        # it, in shared memory) to our reply (the result is in the shared memory by then).
+        fn = _resolve(request["target"])
+        result = fn(*_with_steps(request["args"]), **_with_steps(request["kwargs"]))
+        if request.get("index") is not None:
+            result = result[request["index"]]
+        offset, room = request["result"]
+        region = memoryview(request["$maps"][0])[offset:offset + room]
+        try:
+            return {"ok": protocol.encode_into(region, result, on_object=_as_handle)}
+        finally:
+            region.release()
     raise ValueError(f"unknown op {op!r}")
 
 
 # -- timing support (see grader/harness/bench.py) ------------------------------------------------
-_prepared: dict[int, tuple] = {}
-_results: dict[int, object] = {}
+_bench_steps: list = []  # results of the untimed setup calls before the next timed call
 
 
-def _materialize(value, rng, steps):
-    """Replace the bench placeholders: fresh random arrays and outputs of setup calls."""
+def _with_steps(value):
+    """Replace ``{"$$step": [i, index]}`` by the result of setup call i (or element index)."""
     if isinstance(value, dict):
-        if "$$random" in value:
-            spec = value["$$random"]
-            shape = tuple(spec["shape"])
-            if spec.get("high_int") is not None:
-                return rng.integers(0, spec["high_int"], size=shape)
-            if spec.get("low") is not None:
-                out = rng.uniform(spec["low"], spec["high"], size=shape)
-            else:
-                out = rng.standard_normal(shape) * spec.get("scale", 1.0)
-            return out.astype(spec.get("dtype", "float64"))
-        if "$$step" in value:
+        if set(value) == {"$$step"}:
             step, index = value["$$step"]
-            result = steps[step]
+            result = _bench_steps[step]
             return result if index is None else result[index]
-        return {k: _materialize(v, rng, steps) for k, v in value.items()}
+        return {k: _with_steps(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_materialize(v, rng, steps) for v in value]
+        return [_with_steps(v) for v in value]
     if isinstance(value, tuple):
-        return tuple(_materialize(v, rng, steps) for v in value)
+        return tuple(_with_steps(v) for v in value)
     return value
-
-
-def _sample(result, positions):
-    """A few values of every array in ``result`` (nested lists, tuples and dicts too)."""
-    if type(result) is np.ndarray:
-        flat = result.reshape(-1)
-        picks = [i % flat.size for i in positions] if flat.size else []
-        return {"shape": list(result.shape), "dtype": result.dtype.str,
-                "values": flat[picks].copy()}
-    if isinstance(result, (list, tuple)):
-        return {"items": [_sample(item, positions) for item in result]}
-    if isinstance(result, dict):
-        return {"keys": {k: _sample(v, positions) for k, v in result.items()}}
-    return {"value": result}
-
-
-def _prepare(request):
-    rng = np.random.default_rng(request["seed"])
-    steps = []
-    for step in request["setup"]:
-        fn = _resolve(step["target"])
-        steps.append(fn(*_materialize(step["args"], rng, steps),
-                        **_materialize(step["kwargs"], rng, steps)))
-    call = request["call"]
-    return (_resolve(call["target"]), _materialize(call["args"], rng, steps),
-            _materialize(call["kwargs"], rng, steps))
 
 
 def _bind(value, reader, wfd, maps):

@@ -78,8 +78,37 @@ def assert_attack_ran(results: dict, name: str) -> None:
 
 
 def test_every_snippet_is_used():
-    used = {"in_place_lie"}
+    used = {"untimed_work", "in_place_lie", "slows_the_reference"}
     assert {p.stem for p in SNIPPETS.glob("*.py")} == used
+
+
+# --- 1. timing: nothing a timed call needs exists before its timer starts ------------------------
+
+SPEED = ("test_dense_forward_small", "test_mlp_forward_speed", "test_mlp_backward_speed")
+
+
+def test_untimed_work_does_not_make_slow_code_fast(tmp_path, backend):
+    """The worker's serving code is replaced so that it runs each timed call's target during
+    the untimed requests before it and answers the timed one from a cache (before the fix:
+    full marks for a loop over samples)."""
+    sub = attacked(tmp_path, "hw2_mlp", "slow_loop", "mlp.py", "untimed_work")
+    results = grade(sub, assignment="hw2_mlp", only=list(SPEED), backend=backend)
+    assert_attack_ran(results, "untimed_work")
+    tests = by_name(results)
+    for name in SPEED[1:]:
+        assert tests[name]["kind"] == "too_slow", tests[name]
+    assert results["score"] == 1
+
+
+def test_burning_the_reference_s_time_does_not_make_slow_code_fast(tmp_path):
+    """Busy processes that spin only while the student's code is idle, that is while the
+    reference is timed. (The minimum over many interleaved calls resisted this before the fix
+    too; the job's CPU quota now confines them to the student's own share.)"""
+    sub = attacked(tmp_path, "hw2_mlp", "slow_loop", "mlp.py", "slows_the_reference")
+    results = grade(sub, assignment="hw2_mlp", only=list(SPEED))
+    assert_attack_ran(results, "slows_the_reference")
+    for name in SPEED[1:]:
+        assert by_name(results)[name]["kind"] == "too_slow"
 
 
 # --- 2. in-place checks observe memory the harness owns ----------------------------------------
