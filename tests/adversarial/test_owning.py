@@ -78,7 +78,9 @@ def assert_attack_ran(results: dict, name: str) -> None:
 
 
 def test_every_snippet_is_used():
-    used = {"untimed_work", "in_place_lie", "slows_the_reference"}
+    used = {"untimed_work", "in_place_lie", "slows_the_reference", "forged_reply",
+            "output_grows_when_escaped", "fills_scratch", "burns_every_core",
+            "holds_processes"}
     assert {p.stem for p in SNIPPETS.glob("*.py")} == used
 
 
@@ -147,3 +149,21 @@ def test_in_place_tests_judge_only_in_place_changes(assignment, example, in_plac
     results = grade(EXAMPLES / assignment / example, assignment=assignment, only=[in_place_test])
     (test,) = results["tests"]
     assert (test["status"] == "passed") == passes, test
+
+
+# --- 3. a forged reply costs the harness little (see also test_protocol_attacks.py) ------------
+
+def test_a_forged_reply_is_refused_cheaply(tmp_path, backend):
+    """A frame just under the frame cap whose header is nothing but empty lists (before the
+    fix: 7.4 GB and 287 s in the harness; the container was killed for memory)."""
+    sub = attacked(tmp_path, "hw1_graph", "correct", "graph.py", "forged_reply")
+    alone = grade(EXAMPLES / "hw1_graph" / "correct", assignment="hw1_graph")
+    results = grade(sub, assignment="hw1_graph", backend=backend)
+    assert_attack_ran(results, "forged_reply")
+    assert results["status"] == "ok"
+    forged = by_name(results)["test_numerical_gradient_sum_of_squares"]
+    assert forged["kind"] == "error" and "malformed reply" in forged["output"], forged
+    want = by_name(alone)
+    for name, test in by_name(results).items():
+        if name != forged["name"]:
+            assert (test["status"], test["score"]) == (want[name]["status"], want[name]["score"])
