@@ -7,6 +7,11 @@ Small hooks, each with one job:
   scores zero).
 - ``pytest_runtest_call`` applies the per-test timeout and the total time budget.
 - ``pytest_runtest_makereport`` turns each outcome into an event with a failure kind.
+
+What the student controls in an event (its output, its exception messages) is capped on the
+bytes that are stored, after JSON escaping (``_fit``): a control character takes six bytes
+escaped, so a cap on raw bytes let the events grow six-fold. The whole events file stays under
+``EVENTS_BUDGET`` (the docker backend reads at most ``docker.EVENTS_CAP``).
 """
 from __future__ import annotations
 
@@ -28,6 +33,8 @@ from grader.harness.bench import Bench, ReferenceFailed, TooSlow
 from grader.sandbox.local import LocalSandbox
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+EVENTS_BUDGET = 12 * 1024 * 1024  # bytes of events one grading may write, all tests together
+MESSAGE_CAP = 8 * 1024  # bytes of one failure message, as stored
 MARKERS = {
     "problem(id)": "the problem of assignment.yaml this test belongs to",
     "points(n)": "points this test is worth (default 1)",
@@ -49,6 +56,9 @@ class GradingPlugin:
         self._student = StudentModules(session, job["modules"]) if session else None
         self._reference = None
         self._ref_session = None
+        self._written = 0
+        self._tests_left = 0
+        self.output_cap = job["limits"].get("output_kb", 64) * 1024
 
     # -- configuration ----------------------------------------------------------------------
     def pytest_configure(self, config):
@@ -56,8 +66,16 @@ class GradingPlugin:
             config.addinivalue_line("markers", f"{spec}: {help_text}")
 
     def _emit(self, event: dict) -> None:
-        self.events.write(json.dumps(event, allow_nan=False) + "\n")
+        line = json.dumps(event, allow_nan=False) + "\n"
+        self._written += len(line)
+        self.events.write(line)
         self.events.flush()
+
+    def _output_room(self) -> int:
+        """Stored bytes this test's output may take: its cap, and what the budget has left
+        (keeping room for a small result line for every test still to run)."""
+        left = EVENTS_BUDGET - self._written - 2 * MESSAGE_CAP * max(self._tests_left, 1)
+        return max(0, min(self.output_cap, left))
 
     def _meta(self, item) -> dict:
         hidden = any(str(Path(item.path).resolve()).startswith(d + "/") for d in self.hidden_dirs)
@@ -102,6 +120,7 @@ class GradingPlugin:
                                        f"{total:g} but assignment.yaml gives {problem['points']:g}")
         if session.config.option.collectonly is False and not metas and not self.errors:
             self.errors.append("no tests were collected")
+        self._tests_left = len(metas)
         self._emit({"event": "expected", "tests": metas, "errors": self.errors})
 
     # -- fixtures ---------------------------------------------------------------------------
@@ -183,15 +202,37 @@ class GradingPlugin:
             if not report.passed:
                 kind, message = _classify(call.excinfo, failed_setup)
             output = self.session.take_output() if self.session is not None else ""
+            self._tests_left -= 1
             self._emit({"event": "result", "id": item.nodeid,
                         "outcome": "passed" if report.passed else "failed", "kind": kind,
-                        "message": message[:4000], "output": output,
+                        "message": _fit(message, MESSAGE_CAP),
+                        "output": _fit(output, self._output_room()),
                         "duration": round(call.duration, 4),
                         "measured": _finite(testing.take_recorded())})
         return report
 
 
 _META = pytest.StashKey[dict]()
+
+
+def _stored_size(text: str) -> int:
+    return len(json.dumps(text)) - 2
+
+
+def _fit(text: str, cap: int) -> str:
+    """``text``, cut so that it takes at most ``cap`` bytes once JSON-escaped (as stored)."""
+    if _stored_size(text) <= cap:
+        return text
+    note = "\n[... output cut: it did not fit its cap once stored]"
+    room = max(0, cap - _stored_size(note))
+    low, high = 0, min(len(text), room)  # the longest prefix that fits: binary search
+    while low < high:
+        mid = (low + high + 1) // 2
+        if _stored_size(text[:mid]) <= room:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low] + note if room else ""
 
 
 def _finite(values: dict) -> dict:

@@ -167,3 +167,32 @@ def test_a_forged_reply_is_refused_cheaply(tmp_path, backend):
     for name, test in by_name(results).items():
         if name != forged["name"]:
             assert (test["status"], test["score"]) == (want[name]["status"], want[name]["score"])
+
+
+# --- 4. caps apply to what is stored ------------------------------------------------------------
+
+def test_output_that_grows_when_escaped_stays_within_its_cap(tmp_path, backend):
+    """A correct submission that floods every call with control characters (six bytes each
+    once JSON-escaped; before the fix: each test stored 384 KB for a 64 KB cap, and in docker
+    the events outgrew 16 MB: no results at all). It scores full marks; each test's output
+    takes at most its cap as stored (hidden tests' output is in the events only)."""
+    sub = tmp_path / "noisy"
+    shutil.copytree(EXAMPLES / "hw2_mlp" / "correct", sub)
+    for name in ("perceptron.py", "sgd.py"):  # ~45 tests print; the timed kernels do not
+        with open(sub / name, "a", encoding="utf-8") as f:
+            f.write("\n\n" + (SNIPPETS / "output_grows_when_escaped.py").read_text())
+    results = grade(sub, assignment="hw2_mlp", backend=backend)
+    assert_attack_ran(results, "output_grows_when_escaped")
+    assert results["status"] == "ok" and results["score"] == results["max_score"], [
+        (t["name"], t["kind"]) for t in results["tests"] if t["status"] != "passed"]
+    noisy = [t for t in results["tests"] if "\x01" in t["output"]]  # the public tests
+    assert len(noisy) >= 5
+    for t in noisy:
+        assert len(json.dumps(t["output"])) <= 64 * 1024 + 2, t["name"]
+
+
+def test_the_events_budget_fits_what_the_docker_backend_reads():
+    from grader.harness import plugin
+    from grader.sandbox import docker
+
+    assert plugin.EVENTS_BUDGET + plugin.MESSAGE_CAP * 4 < docker.EVENTS_CAP
