@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -30,7 +31,7 @@ import pytest
 from grader import testing
 from grader.wire.bridge import StudentFailure, StudentModules, WorkerSession
 from grader.harness.bench import Bench, ReferenceFailed, TooSlow
-from grader.sandbox.local import LocalSandbox
+from grader.sandbox.local import LocalSandbox, trusted_tmp
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 EVENTS_BUDGET = 12 * 1024 * 1024  # bytes of events one grading may write, all tests together
@@ -56,6 +57,9 @@ class GradingPlugin:
         self._student = StudentModules(session, job["modules"]) if session else None
         self._reference = None
         self._ref_session = None
+        self._ref_cleanup: list = []
+        self._ref_problem = ""
+        self._prepare_reference()
         self._written = 0
         self._tests_left = 0
         self.output_cap = job["limits"].get("output_kb", 64) * 1024
@@ -148,26 +152,42 @@ class GradingPlugin:
                      default_limit=self.job["limits"].get("max_speed_ratio", 3.0),
                      compare=testing.assert_close_tree, record=testing.record)
 
-    def _reference_session(self) -> WorkerSession:
-        """A second sandboxed worker holding only the reference files (for timing)."""
-        if self._ref_session is None:
-            work = Path(tempfile.mkdtemp(prefix="grader-reference-"))
+    def _prepare_reference(self) -> None:
+        """The reference worker's own working copy and sandbox, made before any student code
+        runs, in the harness's own scratch space (``trusted_tmp``): nothing the student fills
+        later can make it fail. Its worker starts at the first timing test."""
+        if not (self.job.get("reference_dir") and self.session is not None):
+            return
+        try:
+            work = Path(tempfile.mkdtemp(prefix="grader-reference-", dir=trusted_tmp()))
+            self._ref_cleanup.append(work)
             for name in self.job["modules"] + self.job.get("provided", []):
                 shutil.copy(Path(self.job["reference_dir"]) / f"{name}.py", work / f"{name}.py")
             sandbox = LocalSandbox(work, self.session.sandbox.limits,
                                    output_cap=self.session.sandbox.output_cap)
+            self._ref_cleanup.insert(0, sandbox)
             self._ref_session = WorkerSession(sandbox, self.job["modules"],
                                               call_timeout=self.job["limits"]["call_timeout"])
-            self._ref_cleanup = (sandbox, work)
+        except OSError as e:  # the message names no grader path
+            self._ref_problem = (f"the grader could not prepare its reference worker "
+                                 f"({e.strerror or type(e).__name__})")
+
+    def _reference_session(self) -> WorkerSession:
+        """The second sandboxed worker, holding only the reference files (for timing)."""
+        if self._ref_session is None:
+            raise ReferenceFailed(self._ref_problem or "no reference worker")
         return self._ref_session
 
     def close(self) -> None:
         if self._ref_session is not None:
             self._ref_session.close()
-            sandbox, work = self._ref_cleanup
-            sandbox.close()
-            shutil.rmtree(work, ignore_errors=True)
             self._ref_session = None
+        for item in self._ref_cleanup:
+            if isinstance(item, Path):
+                shutil.rmtree(item, ignore_errors=True)
+            else:
+                item.close()
+        self._ref_cleanup = []
 
     @pytest.fixture
     def rng(self, request):
@@ -259,12 +279,18 @@ def _classify(excinfo, in_setup: bool) -> tuple[str, str]:
         return "wrong_answer", text.split("\nassert ")[0] if "\nassert " in text else text
     if isinstance(exc, pytest.skip.Exception):
         return "error", "the test was skipped, which never counts as passing"
-    if in_setup:
-        return "infrastructure", f"the grader could not set up this test: {exc}"
+    if in_setup:  # the grader's own fixtures: say what, never where (no grader paths)
+        return "infrastructure", ("the grader could not set up this test: "
+                                  f"{type(exc).__name__}: {_without_paths(str(exc))}")
     if isinstance(exc, RuntimeError) and str(exc).startswith("the test suite is invalid"):
         return "infrastructure", str(exc)
     return "error", (f"the test could not use what your code returned: "
                      f"{type(exc).__name__}: {exc}")
+
+
+def _without_paths(text: str) -> str:
+    """``text`` with every absolute path replaced by its last component."""
+    return re.sub(r"(?<![\w.])/(?:[^\s'\":/]+/)+([^\s'\":/]*)", r"\1", text)
 
 
 def _import_reference(directory: Path, modules: list[str], *, provided=()):

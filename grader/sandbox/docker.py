@@ -1,6 +1,7 @@
 """The ``docker`` backend: one hardened container per submission, from the autograder image.
 
-The container gets no network, a read-only root, a sized tmpfs, pids/memory/CPU limits, every
+The container gets no network, a read-only root, two sized tmpfs (the student's /tmp, and a
+root-only one for the harness's own files), pids/memory/CPU limits, every
 capability dropped except the four the harness needs to drop the worker to its uid and kill it
 (CHOWN, SETUID, SETGID, KILL), no-new-privileges, an init process and capped logs. The
 submission is mounted read-only; the harness leaves its events in a root-only output folder,
@@ -21,12 +22,14 @@ from pathlib import Path
 from grader.intake.archive import extract_submission
 from grader.errors import InfrastructureError
 from grader.results.scoring import build_results, read_events
+from grader.sandbox.local import TRUSTED_TMP_VAR
 
 DEFAULT_IMAGE = "nn-grader/autograder:latest"
 LABEL = "nn-grader"
 EVENTS_CAP = 16 * 1024 * 1024  # bytes of harness events we are willing to read back
 CAPABILITIES = ["CHOWN", "SETUID", "SETGID", "KILL"]
 GRACE = 30  # seconds beyond the assignment's total timeout before the container is killed
+TRUSTED_TMP = "/grader-tmp"
 
 
 def client():
@@ -53,7 +56,10 @@ def container_options(spec, *, submission: Path, out: Path, image: str, cpus: fl
     return dict(
         image=image, command=command, detach=True,
         network_mode="none", read_only=True,
-        tmpfs={"/tmp": f"size={tmp_mb}m,mode=1777,nosuid,nodev"},
+        # /tmp is the student's (and holds its working copy); /grader-tmp is the harness's
+        # own, root-only: the reference worker's files, the jail's and the uid leases' folders.
+        tmpfs={"/tmp": f"size={tmp_mb}m,mode=1777,nosuid,nodev",
+               TRUSTED_TMP: "size=64m,mode=0711,nosuid,nodev"},
         pids_limit=256, mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m",
         nano_cpus=int(cpus * 1e9), cap_drop=["ALL"], cap_add=CAPABILITIES,
         security_opt=["no-new-privileges"], init=True, user="0",
@@ -61,7 +67,7 @@ def container_options(spec, *, submission: Path, out: Path, image: str, cpus: fl
         labels={LABEL: "1", f"{LABEL}.job": job, f"{LABEL}.assignment": spec.id},
         volumes={str(submission): {"bind": "/submission", "mode": "ro"},
                  str(out): {"bind": "/out", "mode": "rw"}},
-        environment={},
+        environment={TRUSTED_TMP_VAR: TRUSTED_TMP},
     )
 
 

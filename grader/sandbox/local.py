@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # the folder holding grader/
+TRUSTED_TMP_VAR = "GRADER_TRUSTED_TMP"
 UID_BASE = 61000  # jail mode: worker uids UID_BASE .. UID_BASE + UID_SLOTS - 1
 UID_SLOTS = 256
 _PR_SET_CHILD_SUBREAPER = 36
@@ -52,6 +53,14 @@ class WorkerLimits:
     open_files: int = 256
     processes: int = 64
     tmp_mb: int = 64
+
+
+def trusted_tmp() -> Path:
+    """Where the harness keeps its own files (the reference's working copy, the jail's mount
+    points, uid leases): ``$GRADER_TRUSTED_TMP`` if set -- in the docker image a root-only
+    tmpfs of its own, so that a student who fills /tmp or /dev/shm cannot make a trusted step
+    fail -- else the system's temporary folder (in jail mode the student never sees it)."""
+    return Path(os.environ.get(TRUSTED_TMP_VAR) or tempfile.gettempdir())
 
 
 def clean_environment() -> dict[str, str]:
@@ -168,7 +177,7 @@ class UidLease:
     """An exclusive worker uid for one job (several jobs may run side by side)."""
 
     def __init__(self):
-        lock_dir = Path(tempfile.gettempdir()) / "grader-uids"
+        lock_dir = trusted_tmp() / "grader-uids"
         lock_dir.mkdir(mode=0o700, exist_ok=True)
         start = os.getpid() % UID_SLOTS
         for i in range(UID_SLOTS):

@@ -196,3 +196,26 @@ def test_the_events_budget_fits_what_the_docker_backend_reads():
     from grader.sandbox import docker
 
     assert plugin.EVENTS_BUDGET + plugin.MESSAGE_CAP * 4 < docker.EVENTS_CAP
+
+
+# --- 5. what the student fills cannot fail a trusted step ----------------------------------------
+
+def _grader_paths(text: str) -> list[str]:
+    marks = ["/opt/grader", "/solutions/", "grader-reference-", "grader-harness-", "grader-jail-",
+             str(REPO)]
+    return [m for m in marks if m in text]
+
+
+def test_filling_scratch_space_does_not_fail_the_reference(tmp_path, backend):
+    """At import, the student fills /tmp, /dev/shm, the temporary folder and its working copy
+    (space and inodes); the timing tests still measure (too_slow for this loop), never read as
+    the grader's fault, and no message shows a grader path (before the fix, in docker: both
+    timing tests `infrastructure`, the message naming the solution's path)."""
+    sub = attacked(tmp_path, "hw2_mlp", "slow_loop", "mlp.py", "fills_scratch")
+    results = grade(sub, assignment="hw2_mlp", only=list(SPEED), backend=backend)
+    assert_attack_ran(results, "fills_scratch")
+    tests = by_name(results)
+    for name in SPEED[1:]:
+        assert tests[name]["kind"] == "too_slow", tests[name]
+    assert results["status"] == "ok"
+    assert _grader_paths(json.dumps(results)) == []
