@@ -325,6 +325,10 @@ class LocalSandbox:
         if self.mode not in MODES:
             raise ValueError(f"unknown sandbox mode {self.mode!r} (known: {', '.join(MODES)})")
         self._lease = UidLease() if self.mode in ("jail", "uid") else None
+        # The jail's mount point: an empty folder of ours, removed with the sandbox (it is
+        # created outside the worker's namespace, so nothing else would remove it).
+        self._scratch = Path(tempfile.mkdtemp(prefix="grader-jail-", dir=trusted_tmp())) \
+            if self.mode == "jail" else None
         if self.mode == "uid":  # the worker reads its files in place: make them its own
             # Root in the container has no CAP_FOWNER/DAC_OVERRIDE: chmod while it still owns
             # the folder, and chown bottom-up so it never needs to enter a folder it gave away.
@@ -347,7 +351,8 @@ class LocalSandbox:
                 % (PACKAGE_PARENT if self.mode == "plain" else "/opt/grader"))
         worker_argv = [sys.executable, "-I", "-c", boot, str(req_r), str(rep_w)]
         if self.mode == "jail":
-            spec = {"workdir": str(self.workdir), "uid": self._lease.uid,
+            spec = {"workdir": str(self.workdir), "root": str(self._scratch / "root"),
+                    "uid": self._lease.uid,
                     "limits": self.limits.__dict__, "argv": worker_argv,
                     "env": clean_environment(), "package": str(Path(PACKAGE_PARENT) / "grader"),
                     "keep_fds": [req_r, rep_w]}
@@ -389,6 +394,9 @@ class LocalSandbox:
             kill_uid(self._lease.uid)
             self._lease.release()
             self._lease = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 def _count_own_processes() -> int:

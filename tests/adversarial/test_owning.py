@@ -219,3 +219,23 @@ def test_filling_scratch_space_does_not_fail_the_reference(tmp_path, backend):
         assert tests[name]["kind"] == "too_slow", tests[name]
     assert results["status"] == "ok"
     assert _grader_paths(json.dumps(results)) == []
+
+
+# --- 8. nothing is left behind -------------------------------------------------------------------
+
+@pytest.mark.skipif(not JAIL, reason="the jail's mount points exist in jail mode only")
+def test_grading_leaves_no_folders_behind(tmp_path, monkeypatch):
+    """Every reference-worker start in jail mode used to leave an empty root-owned
+    grader-reference-*.root folder in the temporary folder; restarts of the student's worker
+    must not leave any either."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("GRADER_TRUSTED_TMP", str(scratch))
+    results = grade(EXAMPLES / "hw2_mlp" / "pla_ignores_max_epochs", assignment="hw2_mlp",
+                    only=["test_pla_train_small", "test_pla_respects_max_epochs",
+                          "test_mlp_forward_speed"])
+    assert [t["kind"] for t in results["tests"]].count("timeout") >= 2  # workers restarted
+    assert by_name(results)["test_mlp_forward_speed"]["kind"] == "passed"
+    # only the uid leases' lock files, shared by every job on the machine, stay
+    assert sorted(p.name for p in scratch.iterdir()) == ["grader-uids"]
