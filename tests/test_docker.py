@@ -14,6 +14,7 @@ from grader.api import grade
 from grader.sandbox import docker as backend
 from grader.course.config import REPO_ROOT, find_assignment
 from grader.errors import InfrastructureError
+from tests.adversarial.test_attacks import embed_token
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions" / "hw1_graph"
 ATTACKS = REPO_ROOT / "tests" / "adversarial" / "submissions"
@@ -66,7 +67,7 @@ def test_the_container_gives_the_student_nothing(docker_client):
 def test_attacks_score_the_same_in_docker(docker_client, attack, tmp_path):
     sub = tmp_path / attack
     shutil.copytree(ATTACKS / attack, sub)
-    (sub / "adv_token.txt").write_text("advdockertoken")
+    embed_token(sub, "advdockertoken")
     local = grade(sub, assignment="hw1_graph")
     in_docker = grade(sub, assignment="hw1_graph", backend="docker")
     assert in_docker["status"] == "ok"
@@ -143,7 +144,7 @@ def test_a_class_with_malicious_submissions_grades_every_honest_one_as_alone(
         expected[f"student{i:02d}"] = alone[example]
     for attack in attacks:
         shutil.copytree(ATTACKS / attack, subs / f"attacker_{attack}")
-        (subs / f"attacker_{attack}" / "adv_token.txt").write_text("advbatchtoken")
+        embed_token(subs / f"attacker_{attack}", "advbatchtoken")
     summary = batch.batch(subs, assignment="hw1_graph", out=tmp_path / "out", backend="docker",
                           jobs=2, progress=False)
     assert summary["graded"] == 50 and summary["statuses"] == {"ok": 50}

@@ -259,3 +259,18 @@ def test_killing_one_worker_leaves_another_live_worker_alone(tmp_path, sandbox_m
     for sandbox, session in sessions:
         session.close()
         sandbox.close()
+
+
+def test_the_worker_writes_no_bytecode(tmp_path):
+    """The worker runs with -B (-I alone ignores PYTHONDONTWRITEBYTECODE): importing the
+    student's files leaves no __pycache__ in its folder (here plain mode, which imports the
+    files in place)."""
+    work = write_files(tmp_path / "work", {"mod.py": STUDENT})
+    sandbox = LocalSandbox(work, mode="plain")
+    session = WorkerSession(sandbox, ["mod"])
+    try:
+        assert StudentModules(session, ["mod"]).Node().forward(2.0) == 2.0
+        assert sorted(p.name for p in work.iterdir()) == ["mod.py"]
+    finally:
+        session.close()
+        sandbox.close()

@@ -243,7 +243,7 @@ def _fit(text: str, cap: int) -> str:
     """``text``, cut so that it takes at most ``cap`` bytes once JSON-escaped (as stored)."""
     if _stored_size(text) <= cap:
         return text
-    note = "\n[... output cut: it did not fit its cap once stored]"
+    note = "\n[... the rest was not kept: over its cap once stored]"
     room = max(0, cap - _stored_size(note))
     low, high = 0, min(len(text), room)  # the longest prefix that fits: binary search
     while low < high:

@@ -4,8 +4,9 @@ user verbs.
 - ``fork_harness`` forks the harness (no interpreter start-up, a clean pytest each time) and
   kills it with its whole tree when it runs past its wall-clock limit.
 - ``run_harness`` writes the job, forks, and turns the harness's events into results.
-- ``grade_local`` grades a submission with the local sandbox: a private copy, the course's
-  provided modules laid over it, the harness. ``check_folder`` does the same for a student's
+- ``grade_local`` grades a submission with the local sandbox: a private copy of exactly the
+  assignment's files (``declared_copy``; what else was submitted is listed, not graded), the
+  course's provided modules laid over it, the harness. ``check_folder`` does the same for a student's
   folder with the public tests only. ``grade_submission`` picks the backend: forked here
   (``local``) or in a hardened container (``docker``).
 """
@@ -23,6 +24,7 @@ import traceback
 from pathlib import Path
 
 from grader.errors import GraderError, SubmissionError
+from grader.harness.working_copy import declared_copy, note_ignored, overlay_provided
 from grader.intake.archive import extract_submission
 from grader.results.scoring import build_results, parse_events, read_events
 from grader.sandbox.local import kill_tree, make_undumpable
@@ -148,29 +150,26 @@ def _private_copy(submission: Path, into: Path) -> Path:
     """Extract or copy the submission into a fresh private folder (never graded in place)."""
     if not submission.exists():
         raise SubmissionError(f"{submission}: no such file or folder")
-    work = into / "work"
+    work = into / "submitted"
     extract_submission(submission, work)
     return work
 
 
-def _overlay_provided(spec, source: Path, work: Path) -> None:
-    """Put the course's provided helper modules over whatever the submission has under their
-    names: students use them, and their edits to them do not count."""
-    for name in spec.provided:
-        if (source / name).is_file():
-            shutil.copyfile(source / name, work / name)
-
-
 def grade_local(spec, submission: Path, *, only=None, harness_dir=None) -> dict:
-    """Grade one submission with the local sandbox: private copy, harness, results."""
+    """Grade one submission with the local sandbox: private copy of the assignment's files
+    only, harness, results."""
     jobs = Path(tempfile.mkdtemp(prefix="grader-job-"))
     os.chmod(jobs, 0o711)  # the worker's uid must reach work/, nothing else
     try:
-        work = _private_copy(Path(submission), jobs)
-        _overlay_provided(spec, spec.root, work)
-        return run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
-                           hidden_dirs=[spec.hidden_tests], workdir=work,
-                           reference_dir=spec.root, only=only, harness_dir=harness_dir)
+        submitted = _private_copy(Path(submission), jobs)
+        work = jobs / "work"
+        ignored = declared_copy(spec, submitted, work)
+        shutil.rmtree(submitted, ignore_errors=True)
+        overlay_provided(spec, spec.root, work)
+        results = run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
+                              hidden_dirs=[spec.hidden_tests], workdir=work,
+                              reference_dir=spec.root, only=only, harness_dir=harness_dir)
+        return note_ignored(results, ignored, spec.provided)
     finally:
         shutil.rmtree(jobs, ignore_errors=True)
 
@@ -186,7 +185,7 @@ def check_folder(spec, folder: Path, *, tests: Path, provided_from: Path) -> dic
         for name in spec.files:
             if (folder / name).is_file():
                 shutil.copy2(folder / name, work / name)
-        _overlay_provided(spec, provided_from, work)
+        overlay_provided(spec, provided_from, work)
         return run_harness(spec, test_dirs=[tests], workdir=work, check_points=False)
     finally:
         shutil.rmtree(jobs, ignore_errors=True)

@@ -3,8 +3,8 @@
 The container gets no network, a read-only root, two sized tmpfs (the student's /tmp, and a
 root-only one for the harness's own files), pids/memory/CPU limits, every
 capability dropped except the four the harness needs to drop the worker to its uid and kill it
-(CHOWN, SETUID, SETGID, KILL), no-new-privileges, an init process and capped logs. The
-submission is mounted read-only; the harness leaves its events in a root-only output folder,
+(CHOWN, SETUID, SETGID, KILL), no-new-privileges, an init process and capped logs. Only the
+assignment's files of the submission are mounted, read-only (the rest is listed as ignored); the harness leaves its events in a root-only output folder,
 and this side builds ``results.json`` from them (read with a size cap, never following links).
 A wall-clock limit kills the container; OOM is reported as ``memory``; containers are labelled
 and always removed, and ``reap`` removes any a crash left behind. A daemon that is down or an
@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader.harness.working_copy import declared_copy, note_ignored
 from grader.intake.archive import extract_submission
 from grader.errors import InfrastructureError
 from grader.results.scoring import build_results, read_events
@@ -94,7 +95,10 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
     limits = spec.limits
     workdir = Path(tempfile.mkdtemp(prefix="grader-docker-"))
     try:
-        sub = extract_submission(submission, workdir / "submission")
+        submitted = extract_submission(submission, workdir / "submitted")
+        sub = workdir / "submission"  # what the container sees: the assignment's files only
+        ignored = declared_copy(spec, submitted, sub)
+        shutil.rmtree(submitted)
         os.chmod(workdir, 0o711)
         for root, dirs, files in os.walk(sub):  # readable by the container's harness
             for name in dirs:
@@ -129,9 +133,10 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
             kind, reason = "timeout", "the submission used up its total time limit"
         elif state["oom"]:
             kind, reason = "memory", "the container ran out of memory"
-        return build_results(spec, expected, errors, results,
-                             execution_time=time.monotonic() - start,
-                             missing_kind=kind, missing_reason=reason)
+        return note_ignored(build_results(spec, expected, errors, results,
+                                          execution_time=time.monotonic() - start,
+                                          missing_kind=kind, missing_reason=reason),
+                            ignored, spec.provided)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -349,7 +349,9 @@ class LocalSandbox:
         out_r, out_w = os.pipe()
         boot = ("import sys; sys.path.insert(0, %r); from grader.untrusted.worker import main; main()"
                 % (PACKAGE_PARENT if self.mode == "plain" else "/opt/grader"))
-        worker_argv = [sys.executable, "-I", "-c", boot, str(req_r), str(rep_w)]
+        # -I: no user site, no PYTHON* variables, no script folder on the path; -B: no bytecode
+        # written (-I ignores PYTHONDONTWRITEBYTECODE).
+        worker_argv = [sys.executable, "-I", "-B", "-c", boot, str(req_r), str(rep_w)]
         if self.mode == "jail":
             spec = {"workdir": str(self.workdir), "root": str(self._scratch / "root"),
                     "uid": self._lease.uid,

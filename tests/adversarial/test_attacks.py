@@ -4,8 +4,9 @@ grader down, while the functions it attacks return WRONG answers. Every one must
 Each folder in ``submissions/`` is a copy of the correct example
 (``examples/submissions/hw1_graph/correct``) in which only the parts marked ``ATTACK`` differ;
 its header comment says what it does and what it should get. Each is graded once per module
-(``graded`` caches), in a private copy that also holds ``adv_token.txt``: a random token for this
-run, which the attack puts into the files it writes and into the names or command lines of the
+(``graded`` caches), in a private copy whose graph.py holds a random token for this run (the
+copy also has it in ``adv_token.txt``, which the grader leaves out of the worker's folder):
+the attack puts it into the files it writes and into the names or command lines of the
 processes it starts, so that leftovers can be found afterwards.
 
 For every attack we check:
@@ -209,11 +210,19 @@ def files_with_token(token: str, since: float, extra_roots: list[Path],
     return sorted(hits)
 
 
+def embed_token(submission: Path, token: str) -> None:
+    """Only the assignment's files reach the worker, so adv_token.txt stays outside it: the
+    token is also written into graph.py, where the attacks' ``_token()`` falls back to it."""
+    graph = submission / "graph.py"
+    graph.write_text(graph.read_text().replace('"advnotoken"', repr(token)))
+
+
 def _run(name: str, source: Path, base: Path, mode: str | None) -> Graded:
     token = "adv" + secrets.token_hex(5)  # 13 characters: also fits a process name (15)
     submission = base / "submission"
     shutil.copytree(source, submission)
     (submission / "adv_token.txt").write_text(token + "\n")
+    embed_token(submission, token)
     out_dir = base / "out"
     env = {"GRADER_SANDBOX_MODE": mode} if mode else {}
     time.sleep(0.02)  # mtimes before this instant are the test's own files

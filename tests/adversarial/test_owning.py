@@ -239,3 +239,21 @@ def test_grading_leaves_no_folders_behind(tmp_path, monkeypatch):
     assert by_name(results)["test_mlp_forward_speed"]["kind"] == "passed"
     # only the uid leases' lock files, shared by every job on the machine, stay
     assert sorted(p.name for p in scratch.iterdir()) == ["grader-uids"]
+
+
+# --- 6. only the assignment's files reach the worker ---------------------------------------------
+
+def test_a_package_cannot_shadow_a_provided_module(tmp_path, backend):
+    """A folder ``layers/`` (a package) next to the course's overlaid layers.py, plus stray
+    files; before the fix the package won and a correct autoencoder.py scored 16/54."""
+    sub = tmp_path / "shadow"
+    shutil.copytree(SNIPPETS / "shadows_provided_module", sub)
+    spec_root = REPO / "solutions" / "hw4_autoencoder"
+    shutil.copy(spec_root / "autoencoder.py", sub / "autoencoder.py")
+    results = grade(sub, assignment="hw4_autoencoder", backend=backend)
+    assert results["score"] == results["max_score"], [
+        (t["name"], t["output"][:200]) for t in results["tests"] if t["status"] != "passed"]
+    assert "ATTACK" not in json.dumps(results)  # none of the shipped files ever ran
+    ignored = ["NOTES.txt", "evil.pth", "layers/__init__.py", "sitecustomize.py"]
+    assert results["ignored_files"] == ignored
+    assert "Not graded" in results["output"] and "layers/__init__.py" in results["output"]
