@@ -9,6 +9,7 @@ import pytest
 
 from grader.wire.bridge import (StudentError, StudentModules, WorkerCrashed, WorkerSession,
                            WorkerTimeout)
+from grader.sandbox import cgroups
 from grader.sandbox.local import LocalSandbox, WorkerLimits
 from tests.conftest import write_files
 
@@ -65,6 +66,25 @@ STUDENT = """
 
     def whoami():
         return os.getuid(), sorted(os.listdir("/"))
+
+    def my_cgroups():
+        with open("/proc/self/cgroup") as f:
+            return f.read()
+
+    def cpu_of_busy_children(n, seconds):  # CPU seconds of n busy children, all together
+        pids = []
+        for _ in range(n):
+            pid = os.fork()
+            if pid == 0:
+                end = time.monotonic() + seconds
+                while time.monotonic() < end:
+                    pass
+                os._exit(0)
+            pids.append(pid)
+        for pid in pids:
+            os.waitpid(pid, 0)
+        t = os.times()
+        return t.children_user + t.children_system
 
     def mutate_nested(pair, d):
         pair[0][0] = 7.0
@@ -274,3 +294,23 @@ def test_the_worker_writes_no_bytecode(tmp_path):
     finally:
         session.close()
         sandbox.close()
+
+
+@pytest.mark.skipif(not cgroups.available(), reason="needs root and cgroup v1 or v2")
+def test_a_jailed_worker_tree_has_a_cgroup_with_one_cpu(tmp_path):
+    """Whatever a student starts shares one CPU quota (jobs side by side keep their own CPU);
+    the group is gone after the sandbox closes."""
+    work = write_files(tmp_path / "work", {"mod.py": STUDENT})
+    sandbox = LocalSandbox(work, WorkerLimits(), mode="jail")
+    session = WorkerSession(sandbox, ["mod"], call_timeout=20)
+    try:
+        student = StudentModules(session, ["mod"])
+        assert f"/{cgroups.PREFIX}" in student.my_cgroups()
+        groups = sandbox._cgroup.dirs
+        assert all(d.is_dir() for d in groups)
+        cpu = student.cpu_of_busy_children(4, 1.5)
+        assert cpu < 1.5 * 1.25, f"{cpu:.2f} s of CPU in 1.5 s: more than one CPU"
+    finally:
+        session.close()
+        sandbox.close()
+    assert not any(d.exists() for d in groups)

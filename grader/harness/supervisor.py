@@ -27,7 +27,8 @@ from grader.errors import GraderError, SubmissionError
 from grader.harness.working_copy import declared_copy, note_ignored, overlay_provided
 from grader.intake.archive import extract_submission
 from grader.results.scoring import build_results, parse_events, read_events
-from grader.sandbox.local import kill_tree, make_undumpable
+from grader.sandbox import cgroups
+from grader.sandbox.local import default_mode, kill_tree, make_undumpable
 
 HARNESS_GRACE = 30.0  # seconds the harness gets beyond the total timeout before it is killed
 
@@ -155,9 +156,21 @@ def _private_copy(submission: Path, into: Path) -> Path:
     return work
 
 
+_said_how_jobs_share_the_cpu = []
+
+
+def _say_how_jobs_share_the_cpu() -> None:
+    """Once per process, on stderr: in jail mode without cgroups, side-by-side jobs share the
+    CPU (a TA running a batch should know)."""
+    if not _said_how_jobs_share_the_cpu and default_mode() == "jail" and not cgroups.available():
+        _said_how_jobs_share_the_cpu.append(True)
+        print(f"grader: note: {cgroups.describe()}", file=sys.stderr)
+
+
 def grade_local(spec, submission: Path, *, only=None, harness_dir=None) -> dict:
     """Grade one submission with the local sandbox: private copy of the assignment's files
     only, harness, results."""
+    _say_how_jobs_share_the_cpu()
     jobs = Path(tempfile.mkdtemp(prefix="grader-job-"))
     os.chmod(jobs, 0o711)  # the worker's uid must reach work/, nothing else
     try:

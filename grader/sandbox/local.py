@@ -20,12 +20,15 @@ Three modes; ``GRADER_SANDBOX_MODE`` picks one, else jail as root and plain othe
     docs/architecture.md.
 
 All: rlimits on address space, CPU seconds, file size, open files and processes; one BLAS
-thread; stdout and stderr go to a pipe the harness drains with a byte cap.
+thread; stdout and stderr go to a pipe the harness drains with a byte cap. In jail mode the
+worker's whole tree also runs in a control group of its own (``grader.sandbox.cgroups``: one
+CPU, a process limit), so that jobs side by side cannot take each other's CPU.
 """
 from __future__ import annotations
 
 import ctypes
 import fcntl
+import itertools
 import json
 import os
 import resource
@@ -37,6 +40,8 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from grader.sandbox import cgroups
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # the folder holding grader/
 TRUSTED_TMP_VAR = "GRADER_TRUSTED_TMP"
@@ -329,6 +334,7 @@ class LocalSandbox:
         # created outside the worker's namespace, so nothing else would remove it).
         self._scratch = Path(tempfile.mkdtemp(prefix="grader-jail-", dir=trusted_tmp())) \
             if self.mode == "jail" else None
+        self._cgroup = _worker_cgroup(limits) if self.mode == "jail" else None
         if self.mode == "uid":  # the worker reads its files in place: make them its own
             # Root in the container has no CAP_FOWNER/DAC_OVERRIDE: chmod while it still owns
             # the folder, and chown bottom-up so it never needs to enter a folder it gave away.
@@ -362,7 +368,7 @@ class LocalSandbox:
                     "--kill-child", "--mount-proc", sys.executable, "-I", "-c",
                     "import sys; sys.path.insert(0, %r); from grader.sandbox.jail import main; main()"
                     % PACKAGE_PARENT, json.dumps(spec)]
-            preexec = None
+            preexec = self._cgroup.enter if self._cgroup is not None else None
         elif self.mode == "uid":
             argv, limits, uid, workdir = worker_argv, self.limits, self._lease.uid, self.workdir
 
@@ -396,9 +402,25 @@ class LocalSandbox:
             kill_uid(self._lease.uid)
             self._lease.release()
             self._lease = None
+        if self._cgroup is not None:
+            self._cgroup.close()
+            self._cgroup = None
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
+
+
+_cgroup_names = itertools.count()
+
+
+def _worker_cgroup(limits: WorkerLimits):
+    """A control group of its own for a jail's worker tree (one CPU, a process limit), or
+    None where none can be made (see grader.sandbox.cgroups.describe)."""
+    try:
+        return cgroups.WorkerCgroup(f"{os.getpid()}-{next(_cgroup_names)}-{os.urandom(3).hex()}",
+                                    cpus=1.0, pids=limits.processes + 8)
+    except OSError:
+        return None
 
 
 def _count_own_processes() -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -257,3 +258,57 @@ def test_a_package_cannot_shadow_a_provided_module(tmp_path, backend):
     ignored = ["NOTES.txt", "evil.pth", "layers/__init__.py", "sitecustomize.py"]
     assert results["ignored_files"] == ignored
     assert "Not graded" in results["output"] and "layers/__init__.py" in results["output"]
+
+
+# --- 7. jobs side by side are isolated from each other -------------------------------------------
+
+def _batch(tmp_path, subs: dict, assignment: str, backend: str) -> dict:
+    from grader import batch
+
+    folder = tmp_path / "class"
+    for name, source in subs.items():
+        shutil.copytree(source, folder / name)
+    summary = batch.batch(folder, assignment=assignment, out=tmp_path / "out", jobs=2,
+                          backend=backend, progress=False)
+    assert summary["statuses"] == {"ok": len(subs)}, summary
+    return {name: json.loads((tmp_path / "out" / name / "results.json").read_text())
+            for name in subs}
+
+
+def _side_by_side(runs: dict) -> dict:
+    """Grade several submissions at once (one thread each); their results by name."""
+    import threading
+
+    results, errors = {}, {}
+
+    def run(name, kwargs):
+        try:
+            results[name] = grade(**kwargs)
+        except Exception as e:
+            errors[name] = e
+
+    threads = [threading.Thread(target=run, args=item) for item in runs.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == {}, errors
+    return results
+
+
+def test_a_neighbour_burning_every_core_does_not_fail_an_honest_timing(tmp_path, backend):
+    """Graded at the same time as an honest submission, another starts as many busy processes
+    as it may at import; the honest vectorized kernels still pass their timing tests (each
+    jail-mode worker tree has its own CPU quota; a container its --cpus; the bench measures
+    again when a round is disturbed)."""
+    attacker = attacked(tmp_path, "hw2_mlp", "slow_loop", "mlp.py", "burns_every_core")
+    results = _side_by_side({
+        "attacker": dict(submission=attacker, assignment="hw2_mlp", backend=backend,
+                         only=["test_dense_forward_small", "test_mlp_forward_speed"]),
+        "honest": dict(submission=EXAMPLES / "hw2_mlp" / "correct", assignment="hw2_mlp",
+                       backend=backend, only=list(SPEED))})
+    assert_attack_ran(results["attacker"], "burns_every_core")
+    honest = results["honest"]
+    assert honest["score"] == honest["max_score"], [
+        (t["name"], t["kind"], t.get("extra_data")) for t in honest["tests"]
+        if t["status"] != "passed"]
