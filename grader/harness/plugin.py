@@ -164,7 +164,8 @@ class GradingPlugin:
             for name in self.job["modules"] + self.job.get("provided", []):
                 shutil.copy(Path(self.job["reference_dir"]) / f"{name}.py", work / f"{name}.py")
             sandbox = LocalSandbox(work, self.session.sandbox.limits,
-                                   output_cap=self.session.sandbox.output_cap)
+                                   output_cap=self.session.sandbox.output_cap,
+                                   uid=self.job.get("uids", [None, None])[1])
             self._ref_cleanup.insert(0, sandbox)
             self._ref_session = WorkerSession(sandbox, self.job["modules"],
                                               call_timeout=self.job["limits"]["call_timeout"])

@@ -88,7 +88,7 @@ def fork_harness(job: dict, log_path: Path, *, timeout: float) -> int | None:
 
 
 def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, reference_dir=None,
-                check_points=True, only=None, harness_dir=None) -> dict:
+                check_points=True, only=None, harness_dir=None, uids=None) -> dict:
     """Run the trusted harness in its own process on a prepared working copy; return results.
 
     The harness is a forked child so that each grading run starts from a clean pytest and a
@@ -113,7 +113,7 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
             "problems": [{"id": p.id, "points": p.points} for p in assignment.problems],
             "limits": dataclasses.asdict(limits),
             "seed": assignment.seed, "check_points": check_points and not only,
-            "only": list(only or []),
+            "only": list(only or []), "uids": list(uids) if uids else [None, None],
         }
         events = None
         if harness_dir is None:
@@ -167,9 +167,10 @@ def _say_how_jobs_share_the_cpu() -> None:
         print(f"grader: note: {cgroups.describe()}", file=sys.stderr)
 
 
-def grade_local(spec, submission: Path, *, only=None, harness_dir=None) -> dict:
+def grade_local(spec, submission: Path, *, only=None, harness_dir=None, uids=None) -> dict:
     """Grade one submission with the local sandbox: private copy of the assignment's files
-    only, harness, results."""
+    only, harness, results. ``uids``: the (student, reference) worker uids, when the caller
+    leased them (the docker backend's host); else the sandbox leases its own."""
     _say_how_jobs_share_the_cpu()
     jobs = Path(tempfile.mkdtemp(prefix="grader-job-"))
     os.chmod(jobs, 0o711)  # the worker's uid must reach work/, nothing else
@@ -181,7 +182,8 @@ def grade_local(spec, submission: Path, *, only=None, harness_dir=None) -> dict:
         overlay_provided(spec, spec.root, work)
         results = run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
                               hidden_dirs=[spec.hidden_tests], workdir=work,
-                              reference_dir=spec.root, only=only, harness_dir=harness_dir)
+                              reference_dir=spec.root, only=only, harness_dir=harness_dir,
+                              uids=uids)
         return note_ignored(results, ignored, spec.provided)
     finally:
         shutil.rmtree(jobs, ignore_errors=True)

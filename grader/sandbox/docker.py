@@ -23,7 +23,7 @@ from grader.harness.working_copy import declared_copy, note_ignored
 from grader.intake.archive import extract_submission
 from grader.errors import InfrastructureError
 from grader.results.scoring import build_results, read_events
-from grader.sandbox.local import TRUSTED_TMP_VAR
+from grader.sandbox.local import TRUSTED_TMP_VAR, UidLease
 
 DEFAULT_IMAGE = "nn-grader/autograder:latest"
 LABEL = "nn-grader"
@@ -50,10 +50,12 @@ def client():
 
 
 def container_options(spec, *, submission: Path, out: Path, image: str, cpus: float,
-                      memory_mb: int, tmp_mb: int, job: str, only=()) -> dict:
+                      memory_mb: int, tmp_mb: int, job: str, only=(), uids=()) -> dict:
     """The flags every grading container runs with (one place, so tests can check them)."""
     from docker.types import LogConfig
     command = ["--assignment", spec.id] + [arg for name in only or () for arg in ("--only", name)]
+    if uids:
+        command += ["--uids", ",".join(str(u) for u in uids)]
     return dict(
         image=image, command=command, detach=True,
         network_mode="none", read_only=True,
@@ -107,10 +109,21 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
                 os.chmod(os.path.join(root, name), 0o644)
         out = workdir / "out"
         out.mkdir(mode=0o700)
-        opts = container_options(spec, submission=sub, out=out, image=image, cpus=cpus,
-                                 memory_mb=limits.memory_mb * 2 + 512, tmp_mb=256,
-                                 job=workdir.name, only=only)
-        state = _run(c, opts, timeout=limits.total_timeout + GRACE)
+        # The worker uids, leased here from the same pool as the local sandbox's, for as long
+        # as the container lives: unique across everything on this host.
+        try:
+            leases = [UidLease(), UidLease()]
+        except OSError:  # no lease folder of ours here (not root): the container leases its own
+            leases = []
+        try:
+            opts = container_options(spec, submission=sub, out=out, image=image, cpus=cpus,
+                                     memory_mb=limits.memory_mb * 2 + 512, tmp_mb=256,
+                                     job=workdir.name, only=only,
+                                     uids=[lease.uid for lease in leases])
+            state = _run(c, opts, timeout=limits.total_timeout + GRACE)
+        finally:
+            for lease in leases:
+                lease.release()
         events = out / "harness" / "events.jsonl"
         try:
             raw = _read_capped(events, EVENTS_CAP)

@@ -201,6 +201,18 @@ class UidLease:
         os.close(self._fd)
 
 
+class GivenUid:
+    """A uid leased elsewhere (by the host, for a container): used, never released here."""
+
+    def __init__(self, uid: int):
+        if not UID_BASE <= uid < UID_BASE + UID_SLOTS:
+            raise ValueError(f"worker uid {uid} is outside {UID_BASE}..{UID_BASE + UID_SLOTS - 1}")
+        self.uid = uid
+
+    def release(self):
+        pass
+
+
 def kill_uid(uid: int) -> None:
     """Kill every process owned by ``uid`` (a forked helper takes that uid and signals -1)."""
     pid = os.fork()
@@ -324,12 +336,16 @@ class LocalSandbox:
     """Starts workers for one submission's private working copy."""
 
     def __init__(self, workdir: Path, limits: WorkerLimits = WorkerLimits(), *,
-                 output_cap: int = 64 * 1024, mode: str | None = None):
+                 output_cap: int = 64 * 1024, mode: str | None = None, uid: int | None = None):
+        """``uid``: the worker uid to use, leased by whoever passes it (the docker backend's
+        host, so that uids are unique across containers); by default one is leased here."""
         self.workdir, self.limits, self.output_cap = Path(workdir), limits, output_cap
         self.mode = mode or default_mode()
         if self.mode not in MODES:
             raise ValueError(f"unknown sandbox mode {self.mode!r} (known: {', '.join(MODES)})")
-        self._lease = UidLease() if self.mode in ("jail", "uid") else None
+        self._lease = None
+        if self.mode in ("jail", "uid"):
+            self._lease = UidLease() if uid is None else GivenUid(uid)
         # The jail's mount point: an empty folder of ours, removed with the sandbox (it is
         # created outside the worker's namespace, so nothing else would remove it).
         self._scratch = Path(tempfile.mkdtemp(prefix="grader-jail-", dir=trusted_tmp())) \

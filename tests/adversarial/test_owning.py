@@ -312,3 +312,21 @@ def test_a_neighbour_burning_every_core_does_not_fail_an_honest_timing(tmp_path,
     assert honest["score"] == honest["max_score"], [
         (t["name"], t["kind"], t.get("extra_data")) for t in honest["tests"]
         if t["status"] != "passed"]
+
+
+def test_worker_uids_are_unique_across_containers(tmp_path, docker_ready):
+    """Two containers at once, each holding as many processes as its worker may: each worker
+    has a uid of its own, so neither takes the other's process limit (before the fix both
+    containers leased 61007 or 61008, and the per-uid limit was shared between them)."""
+    subs = {name: attacked(tmp_path / name, "hw1_graph", "correct", "graph.py",
+                           "holds_processes") for name in ("first", "second")}
+    results = _batch(tmp_path, subs, "hw1_graph", "docker")
+    seen = {}
+    for name, res in results.items():
+        assert_attack_ran(res, "holds_processes")
+        text = next(t["output"] for t in res["tests"] if "holds_processes (" in t["output"])
+        held, uid = re.search(r"\((\d+) held, uid (\d+)\)", text).groups()
+        seen[name] = (int(held), int(uid))
+        assert res["score"] == res["max_score"]
+    assert seen["first"][1] != seen["second"][1], seen
+    assert min(held for held, _ in seen.values()) >= 50, seen
