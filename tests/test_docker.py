@@ -124,6 +124,13 @@ def test_container_flags():
     assert opts["pids_limit"] and opts["mem_limit"] == opts["memswap_limit"]
     assert opts["volumes"]["/s"]["mode"] == "ro" and opts["labels"][backend.LABEL] == "1"
     assert "size=64m" in opts["tmpfs"]["/tmp"]
+    # the harness's own scratch: a root-only tmpfs of its own, named to the harness
+    assert "mode=0711" in opts["tmpfs"][backend.TRUSTED_TMP]
+    assert opts["environment"] == {"GRADER_TRUSTED_TMP": backend.TRUSTED_TMP}
+    with_uids = backend.container_options(spec, submission=Path("/s"), out=Path("/o"), image="i",
+                                          cpus=1, memory_mb=1024, tmp_mb=64, job="j",
+                                          uids=[61010, 61011])
+    assert with_uids["command"][-2:] == ["--uids", "61010,61011"]
 
 
 def test_a_class_with_malicious_submissions_grades_every_honest_one_as_alone(
