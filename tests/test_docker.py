@@ -43,7 +43,7 @@ def test_docker_grades_like_the_local_sandbox(docker_client, example):
     in_docker = grade(EXAMPLES / example, assignment="hw1_graph", backend="docker")
     assert in_docker["status"] == "ok"
     assert scores(in_docker) == scores(local)
-    assert not backend.leftover_containers(docker_client)
+    assert not backend.leftover_containers(docker_client, image=IMAGE)
 
 
 def test_the_container_gives_the_student_nothing(docker_client):
@@ -59,7 +59,7 @@ def test_the_container_gives_the_student_nothing(docker_client):
     assert found["write_root"] != "ok" and found["write_grader"] != "ok"
     assert found["write_tmp"] == "ok"                    # its tmpfs is the only writable place
     assert found["docker_socket"] == "FileNotFoundError"
-    assert results["score"] == 0 and not backend.leftover_containers(docker_client)
+    assert results["score"] == 0 and not backend.leftover_containers(docker_client, image=IMAGE)
 
 
 @pytest.mark.parametrize("attack", ["read_hidden_tests", "setsid_daemon", "fork_bomb",
@@ -75,7 +75,7 @@ def test_attacks_score_the_same_in_docker(docker_client, attack, tmp_path):
     shown = "\n".join(t["output"] for t in in_docker["tests"])
     assert not [line for line in _solution_lines() if line in shown]
     assert not [name for name in _hidden_test_names() if name in shown]
-    assert not backend.leftover_containers(docker_client)
+    assert not backend.leftover_containers(docker_client, image=IMAGE)
 
 
 def _solution_lines():
@@ -158,7 +158,7 @@ def test_a_class_with_malicious_submissions_grades_every_honest_one_as_alone(
     for name, want in expected.items():
         got = json.loads((tmp_path / "out" / name / "results.json").read_text())
         assert scores(got) == want, name
-    assert not backend.leftover_containers(docker_client)
+    assert not backend.leftover_containers(docker_client, image=IMAGE)
 
 
 def test_a_batch_without_its_image_reports_infrastructure_and_keeps_good_scores(
@@ -184,6 +184,6 @@ def test_a_batch_without_its_image_reports_infrastructure_and_keeps_good_scores(
 def test_reap_removes_leftover_containers(docker_client):
     leftover = docker_client.containers.create(IMAGE, labels={backend.LABEL: "1"},
                                                entrypoint=["/bin/true"])
-    assert leftover in backend.leftover_containers(docker_client)
+    assert leftover in backend.leftover_containers(docker_client, image=IMAGE)
     assert backend.reap(docker_client) >= 1
-    assert not backend.leftover_containers(docker_client)
+    assert not backend.leftover_containers(docker_client, image=IMAGE)

@@ -204,9 +204,12 @@ def reap(docker_client=None, *, running_too: bool = False) -> int:
     return removed
 
 
-def leftover_containers(docker_client=None) -> list:
+def leftover_containers(docker_client=None, *, image: str | None = None) -> list:
+    """Grading containers on this engine (of ``image`` only, when given: other graders may
+    share the engine)."""
     c = docker_client or client()
-    return c.containers.list(all=True, filters={"label": LABEL})
+    filters = {"label": LABEL, **({"ancestor": image} if image else {})}
+    return c.containers.list(all=True, filters=filters)
 
 
 def image_size_mb(tag: str, docker_client=None) -> float:
