@@ -257,9 +257,11 @@ def serve(reader, wfd: int) -> None:
                            "lists, dicts)"}})
         except BaseException as exc:  # student code may raise anything, SystemExit included
             frame = protocol.encode(_error_reply(exc))
-        del request, maps, reply  # the student may keep views; we keep nothing
         _flush_output()
         protocol.write_frame(wfd, frame)
+        # Only now (after the reply, outside any timed window) unmap the shared memory and free
+        # the result; the student may keep views, we keep nothing.
+        del request, maps, reply
 
 
 def _flush_output():

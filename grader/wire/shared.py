@@ -53,6 +53,9 @@ class SharedMemory:
         self.fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         try:
             os.ftruncate(self.fd, size)
+            # Its pages now, outside any timed window: a worker writing a result into pages
+            # that do not exist yet would pay for allocating them inside its timed call.
+            os.posix_fallocate(self.fd, 0, size)
             fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, _SEALS)
             self.map = mmap.mmap(self.fd, size)
         except BaseException:
