@@ -20,7 +20,7 @@ from grader.errors import SubmissionError
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions" / "hw1_graph"
 FAST = {"alice": "correct", "bob": "forgets_dout", "carol": "mutates_x", "dave": "syntax_error"}
-SCORES = {"alice": 42, "bob": 21, "carol": 37, "dave": 0}
+SCORES = {"alice": 42, "bob": 23, "carol": 37, "dave": 0}
 
 
 def make_class(root, students=FAST, as_zip=()):
@@ -47,7 +47,7 @@ def test_folders_and_zips_grade_into_a_gradebook(tmp_path):
     assert {r["student"]: float(r["total"]) for r in rows} == SCORES
     assert list(rows[0]) == ["student", "key", "mulnode", "addnode", "mynetwork",
                              "numerical_gradient", "total", "max_score", "status"]
-    assert summary["statuses"] == {"ok": 4} and summary["median"] == 29
+    assert summary["statuses"] == {"ok": 4} and summary["median"] == 30
     for name in SCORES:
         assert (tmp_path / "out" / "students" / name / "results.json").is_file()
         feedback = (tmp_path / "out" / "students" / name / "feedback.txt").read_text()
@@ -109,7 +109,7 @@ def test_a_batch_killed_with_sigkill_finishes_on_the_next_run(tmp_path):
     assert sorted(r["student"] for r in rows) == sorted(students)  # each exactly once
     assert all(r["status"] == "ok" for r in rows)
     assert {r["student"]: float(r["total"]) for r in rows} == {
-        n: (42.0 if e == "correct" else 21.0) for n, e in students.items()}
+        n: (42.0 if e == "correct" else 23.0) for n, e in students.items()}
 
 
 def test_dask_cluster_grades_the_same(tmp_path):

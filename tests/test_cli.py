@@ -26,9 +26,9 @@ def test_grade_a_zip_writes_results_json(tmp_path):
     out = tmp_path / "out"
     proc = grader("grade", archive, "--assignment", "hw1_graph", "--output", out)
     assert proc.returncode == 0, proc.stderr
-    assert "alice.zip: 21 / 42" in proc.stdout
+    assert "alice.zip: 23 / 42" in proc.stdout
     results = json.loads((out / "results.json").read_text())
-    assert results["score"] == 21 and len(results["tests"]) == 40
+    assert results["score"] == 23 and len(results["tests"]) == 40
     assert {"name", "score", "max_score", "status", "output", "visibility", "problem",
             "kind"} <= set(results["tests"][0])
 

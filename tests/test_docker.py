@@ -17,6 +17,7 @@ from grader.sandbox import docker as backend
 from grader.sandbox import image as backend_image
 from grader.course.config import REPO_ROOT, find_assignment
 from grader.errors import InfrastructureError
+from tests.adversarial.test_attacks import embed_token
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions" / "hw1_graph"
 ATTACKS = REPO_ROOT / "tests" / "adversarial" / "submissions"
@@ -45,7 +46,7 @@ def test_docker_grades_like_the_local_sandbox(docker_client, example):
     in_docker = grade(EXAMPLES / example, assignment="hw1_graph", backend="docker")
     assert in_docker["status"] == "ok"
     assert scores(in_docker) == scores(local)
-    assert not backend.leftover_containers(docker_client)
+    assert not backend.leftover_containers(docker_client, image=IMAGE)
 
 
 def test_the_container_gives_the_student_nothing(docker_client):
@@ -61,7 +62,7 @@ def test_the_container_gives_the_student_nothing(docker_client):
     assert found["write_root"] != "ok" and found["write_grader"] != "ok"
     assert found["write_tmp"] == "ok"                    # its tmpfs is the only writable place
     assert found["docker_socket"] == "FileNotFoundError"
-    assert results["score"] == 0 and not backend.leftover_containers(docker_client)
+    assert results["score"] == 0 and not backend.leftover_containers(docker_client, image=IMAGE)
 
 
 @pytest.mark.parametrize("attack", ["read_hidden_tests", "setsid_daemon", "fork_bomb",
@@ -69,7 +70,7 @@ def test_the_container_gives_the_student_nothing(docker_client):
 def test_attacks_score_the_same_in_docker(docker_client, attack, tmp_path):
     sub = tmp_path / attack
     shutil.copytree(ATTACKS / attack, sub)
-    (sub / "adv_token.txt").write_text("advdockertoken")
+    embed_token(sub, "advdockertoken")
     local = grade(sub, assignment="hw1_graph")
     in_docker = grade(sub, assignment="hw1_graph", backend="docker")
     assert in_docker["status"] == "ok"
@@ -77,7 +78,7 @@ def test_attacks_score_the_same_in_docker(docker_client, attack, tmp_path):
     shown = "\n".join(t["output"] for t in in_docker["tests"])
     assert not [line for line in _solution_lines() if line in shown]
     assert not [name for name in _hidden_test_names() if name in shown]
-    assert not backend.leftover_containers(docker_client)
+    assert not backend.leftover_containers(docker_client, image=IMAGE)
 
 
 def _solution_lines():
@@ -126,6 +127,13 @@ def test_container_flags():
     assert opts["pids_limit"] and opts["mem_limit"] == opts["memswap_limit"]
     assert opts["volumes"]["/s"]["mode"] == "ro" and opts["labels"][backend.LABEL] == "1"
     assert "size=64m" in opts["tmpfs"]["/tmp"]
+    # the harness's own scratch: a root-only tmpfs of its own, named to the harness
+    assert "mode=0711" in opts["tmpfs"][backend.TRUSTED_TMP]
+    assert opts["environment"] == {"GRADER_TRUSTED_TMP": backend.TRUSTED_TMP}
+    with_uids = backend.container_options(spec, submission=Path("/s"), out=Path("/o"), image="i",
+                                          cpus=1, memory_mb=1024, tmp_mb=64, job="j",
+                                          uids=[61010, 61011])
+    assert with_uids["command"][-2:] == ["--uids", "61010,61011"]
 
 
 def test_a_class_with_malicious_submissions_grades_every_honest_one_as_alone(
@@ -146,14 +154,14 @@ def test_a_class_with_malicious_submissions_grades_every_honest_one_as_alone(
         expected[f"student{i:02d}"] = alone[example]
     for attack in attacks:
         shutil.copytree(ATTACKS / attack, subs / f"attacker_{attack}")
-        (subs / f"attacker_{attack}" / "adv_token.txt").write_text("advbatchtoken")
+        embed_token(subs / f"attacker_{attack}", "advbatchtoken")
     summary = batch.batch(subs, assignment="hw1_graph", out=tmp_path / "out", backend="docker",
                           jobs=2, progress=False)
     assert summary["graded"] == 50 and summary["statuses"] == {"ok": 50}
     for name, want in expected.items():
         got = json.loads((tmp_path / "out" / "students" / name / "results.json").read_text())
         assert scores(got) == want, name
-    assert not backend.leftover_containers(docker_client)
+    assert not backend.leftover_containers(docker_client, image=IMAGE)
 
 
 def test_a_batch_checks_the_image_before_the_first_student(docker_client, tmp_path,

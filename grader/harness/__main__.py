@@ -26,7 +26,7 @@ def start_sandbox(job: dict):
     limits = job["limits"]
     sandbox = LocalSandbox(Path(job["workdir"]), WorkerLimits(
         memory_mb=limits["memory_mb"], cpu_seconds=int(limits["total_timeout"]) + 5),
-        output_cap=limits["output_kb"] * 1024)
+        output_cap=limits["output_kb"] * 1024, uid=job.get("uids", [None])[0])
     return sandbox, sandbox.start()
 
 

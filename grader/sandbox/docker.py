@@ -1,9 +1,10 @@
 """The ``docker`` backend: one hardened container per submission, from the autograder image.
 
-The container gets no network, a read-only root, a sized tmpfs, pids/memory/CPU limits, every
+The container gets no network, a read-only root, two sized tmpfs (the student's /tmp, and a
+root-only one for the harness's own files), pids/memory/CPU limits, every
 capability dropped except the four the harness needs to drop the worker to its uid and kill it
-(CHOWN, SETUID, SETGID, KILL), no-new-privileges, an init process and capped logs. The
-submission is mounted read-only; the harness leaves its events in a root-only output folder,
+(CHOWN, SETUID, SETGID, KILL), no-new-privileges, an init process and capped logs. Only the
+assignment's files of the submission are mounted, read-only (the rest is listed as ignored); the harness leaves its events in a root-only output folder,
 and this side builds ``results.json`` from them (read with a size cap, never following links).
 A wall-clock limit kills the container; OOM is reported as ``memory``; containers are labelled
 and always removed. Each is labelled with its owner (host, pid and start time of the process
@@ -23,10 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader.harness.working_copy import declared_copy, note_ignored
 from grader.intake.archive import extract_submission
 from grader.intake.expected_files import require_files
 from grader.errors import EngineUnavailable, InfrastructureError
 from grader.results.scoring import build_results, read_events
+from grader.sandbox.local import TRUSTED_TMP_VAR, UidLease
 
 DEFAULT_IMAGE = "nn-grader/autograder:latest"
 LABEL = "nn-grader"
@@ -63,6 +66,8 @@ def _owner_gone(owner: str) -> bool:
     if host != socket.gethostname() or not pid.isdigit():
         return False
     return _start_time(int(pid)) != started
+
+TRUSTED_TMP = "/grader-tmp"
 
 
 def client():
@@ -104,13 +109,19 @@ def _connection_errors() -> tuple:
 
 
 def container_options(spec, *, submission: Path, out: Path, image: str, cpus: float,
-                      memory_mb: int, tmp_mb: int, job: str) -> dict:
+                      memory_mb: int, tmp_mb: int, job: str, only=(), uids=()) -> dict:
     """The flags every grading container runs with (one place, so tests can check them)."""
     from docker.types import LogConfig
+    command = ["--assignment", spec.id] + [arg for name in only or () for arg in ("--only", name)]
+    if uids:
+        command += ["--uids", ",".join(str(u) for u in uids)]
     return dict(
-        image=image, command=["--assignment", spec.id], detach=True,
+        image=image, command=command, detach=True,
         network_mode="none", read_only=True,
-        tmpfs={"/tmp": f"size={tmp_mb}m,mode=1777,nosuid,nodev"},
+        # /tmp is the student's (and holds its working copy); /grader-tmp is the harness's
+        # own, root-only: the reference worker's files, the jail's and the uid leases' folders.
+        tmpfs={"/tmp": f"size={tmp_mb}m,mode=1777,nosuid,nodev",
+               TRUSTED_TMP: "size=64m,mode=0711,nosuid,nodev"},
         pids_limit=256, mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m",
         nano_cpus=int(cpus * 1e9), cap_drop=["ALL"], cap_add=CAPABILITIES,
         security_opt=["no-new-privileges"], init=True, user="0",
@@ -119,7 +130,7 @@ def container_options(spec, *, submission: Path, out: Path, image: str, cpus: fl
                 OWNER_LABEL: owner_id()},
         volumes={str(submission): {"bind": "/submission", "mode": "ro"},
                  str(out): {"bind": "/out", "mode": "rw"}},
-        environment={},
+        environment={TRUSTED_TMP_VAR: TRUSTED_TMP},
     )
 
 
@@ -138,7 +149,7 @@ def _read_capped(path: Path, cap: int) -> bytes:
 
 
 def grade_in_container(spec, submission: Path, *, image: str | None = None,
-                       cpus: float = 1.0, docker_client=None) -> dict:
+                       cpus: float = 1.0, docker_client=None, only=None) -> dict:
     """Grade one submission in a fresh container; return Gradescope-style results."""
     image = image or os.environ.get("GRADER_IMAGE", DEFAULT_IMAGE)
     start = time.monotonic()
@@ -146,8 +157,11 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
     limits = spec.limits
     workdir = Path(tempfile.mkdtemp(prefix="grader-docker-"))
     try:
-        sub = extract_submission(submission, workdir / "submission")
-        require_files(sub, spec.files)  # said here: the container would only fail every test
+        submitted = extract_submission(submission, workdir / "submitted")
+        sub = workdir / "submission"  # what the container sees: the assignment's files only
+        require_files(submitted, spec.files)  # said here: the container would only fail every test
+        ignored = declared_copy(spec, submitted, sub)
+        shutil.rmtree(submitted)
         os.chmod(workdir, 0o711)
         for root, dirs, files in os.walk(sub):  # readable by the container's harness
             for name in dirs:
@@ -156,17 +170,28 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
                 os.chmod(os.path.join(root, name), 0o644)
         out = workdir / "out"
         out.mkdir(mode=0o700)
-        opts = container_options(spec, submission=sub, out=out, image=image, cpus=cpus,
-                                 memory_mb=limits.memory_mb * 2 + 512, tmp_mb=256,
-                                 job=workdir.name)
-        import docker
+        # The worker uids, leased here from the same pool as the local sandbox's, for as long
+        # as the container lives: unique across everything on this host.
         try:
-            state = _run(c, opts, timeout=limits.total_timeout + GRACE)
-        except _connection_errors() as e:
-            raise EngineUnavailable(f"the Docker engine stopped answering ({type(e).__name__})"
-                                    ) from None
-        except docker.errors.DockerException as e:  # e.g. the container removed meanwhile
-            raise InfrastructureError(f"the Docker engine failed: {e}") from None
+            leases = [UidLease(), UidLease()]
+        except OSError:  # no lease folder of ours here (not root): the container leases its own
+            leases = []
+        try:
+            opts = container_options(spec, submission=sub, out=out, image=image, cpus=cpus,
+                                     memory_mb=limits.memory_mb * 2 + 512, tmp_mb=256,
+                                     job=workdir.name, only=only,
+                                     uids=[lease.uid for lease in leases])
+            import docker
+            try:
+                state = _run(c, opts, timeout=limits.total_timeout + GRACE)
+            except _connection_errors() as e:
+                raise EngineUnavailable("the Docker engine stopped answering "
+                                        f"({type(e).__name__})") from None
+            except docker.errors.DockerException as e:  # e.g. the container removed meanwhile
+                raise InfrastructureError(f"the Docker engine failed: {e}") from None
+        finally:
+            for lease in leases:
+                lease.release()
         events = out / "harness" / "events.jsonl"
         try:
             raw = _read_capped(events, EVENTS_CAP)
@@ -189,9 +214,10 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
             kind, reason = "timeout", "the submission used up its total time limit"
         elif state["oom"]:
             kind, reason = "memory", "the container ran out of memory"
-        return build_results(spec, expected, errors, results,
-                             execution_time=time.monotonic() - start,
-                             missing_kind=kind, missing_reason=reason)
+        return note_ignored(build_results(spec, expected, errors, results,
+                                          execution_time=time.monotonic() - start,
+                                          missing_kind=kind, missing_reason=reason),
+                            ignored, spec.provided)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -265,9 +291,12 @@ def kill_own(docker_client=None) -> int:
     return _remove(own_containers(docker_client))
 
 
-def leftover_containers(docker_client=None) -> list:
-    """This process's grading containers that still exist (after grading: none)."""
-    return own_containers(docker_client)
+def leftover_containers(docker_client=None, *, image: str | None = None) -> list:
+    """This process's grading containers that still exist (after grading: none); of ``image``
+    only, when given."""
+    c = docker_client or client()
+    filters = {"label": f"{OWNER_LABEL}={owner_id()}", **({"ancestor": image} if image else {})}
+    return c.containers.list(all=True, filters=filters)
 
 
 def image_size_mb(tag: str, docker_client=None) -> float:

@@ -23,7 +23,7 @@ from grader.errors import GraderError, InfrastructureError
 
 DEFAULT_TAG = "nn-grader/autograder:latest"
 DEFAULT_BASE = "python:3.11-slim"
-RUNTIME_PACKAGES = ("numpy", "pytest", "pyyaml")
+RUNTIME_PACKAGES = ("numpy", "pytest", "pyyaml", "msgpack")
 WHEEL_CACHE = Path.home() / ".cache" / "nn-grader" / "wheelhouse"
 ASSIGNMENTS_LABEL = "nn-grader.assignments"  # {id: digest} of the assignments in the image
 _NOT_COPIED = ("__pycache__", "*.pyc", "mutants")
