@@ -17,7 +17,7 @@ import pytest
 from grader.course.config import REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions" / "hw1_graph"
-SCORES = {"correct": 42.0, "forgets_dout": 21.0, "mutates_x": 37.0}
+SCORES = {"correct": 42.0, "forgets_dout": 23.0, "mutates_x": 37.0}
 
 
 class EngineProxy:

@@ -161,7 +161,7 @@ def test_a_grade_whose_results_cannot_be_written_still_prints_them(tmp_path):
     proc = grader("grade", EXAMPLES / "forgets_dout", "--assignment", "hw1_graph",
                   "--out", out)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "forgets_dout: 21 / 42" in proc.stdout
+    assert "forgets_dout: 23 / 42" in proc.stdout
     assert "results.json: cannot write it" in proc.stderr
 
 
@@ -207,7 +207,7 @@ def test_version_and_json_only_on_stdout(tmp_path):
     assert proc.returncode == 0 and proc.stdout.strip() == f"grader {__version__}"
     proc = grader("grade", EXAMPLES / "forgets_dout", "--assignment", "hw1_graph", "--json",
                   "--out", tmp_path / "g")
-    assert json.loads(proc.stdout)["score"] == 21  # nothing but JSON
+    assert json.loads(proc.stdout)["score"] == 23  # nothing but JSON
     folder = release_copy(tmp_path)
     proc = grader("check", "--json", "--no-timing", cwd=folder)
     assert json.loads(proc.stdout)["score"] == 8
