@@ -34,6 +34,8 @@ _LOG = [None]
 
 
 def mark(name: str) -> None:
+    if _LOG[0] is None:
+        return
     with open(_LOG[0], "a") as f:
         f.write(f"{name} {time.time():.6f}\n")
 
@@ -119,7 +121,8 @@ def worker_parts(runs: int) -> list[tuple[str, float]]:
             return statistics.median(times)
 
         def bare(code):
-            return lambda: subprocess.run([sys.executable, "-I", "-B", "-c", code], check=True)
+            return lambda: subprocess.run([sys.executable, "-I", "-B", "-c", code], check=True,
+                                          env=local.clean_environment())
 
         def sandboxed():
             sandbox = local.LocalSandbox(Path(tmp))
@@ -156,6 +159,7 @@ def main() -> None:
         instrument()
         one_run(spec, sub, Path(_LOG[0]))  # warm the caches
         runs = [one_run(spec, sub, Path(_LOG[0])) for _ in range(args.runs)]
+        _LOG[0] = None
     print(f"{args.assignment}: one local grading ({local.default_mode()} mode), median of "
           f"{args.runs} runs; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for label, start, end in STEPS:

@@ -31,7 +31,8 @@ from grader.batch import batch  # noqa: E402,F401  (a user verb: grade a whole c
 from grader.course import config as config_mod  # noqa: E402
 from grader.errors import (GraderError, GraderWarning, ResultsNotWritten,  # noqa: E402
                            SubmissionError)
-from grader.harness.supervisor import check_folder, grade_submission  # noqa: E402
+from grader.harness.supervisor import (check_folder, grade_submission,  # noqa: E402
+                                       preload_harness)
 from grader.results.outputs import prepare_folder  # noqa: E402
 from grader.results.scoring import failure_results, write_json_atomic  # noqa: E402
 from grader.sandbox.image import DEFAULT_BASE, DEFAULT_TAG  # noqa: E402
@@ -149,7 +150,8 @@ def demo(*, assignments: tuple[str, ...] | None = None, out=None, jobs: int = 2,
         work += [(assignment, sub) for sub in sorted(folder.iterdir()) if sub.is_dir()]
     graded = {}
     context = multiprocessing.get_context("fork")
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                                initializer=preload_harness) as pool:
         futures = {pool.submit(grade, sub, assignment=assignment,
                                out=Path(out) / assignment / sub.name if out else None):
                    (assignment, sub.name) for assignment, sub in work}

@@ -28,10 +28,25 @@ from grader.harness.working_copy import declared_copy, note_ignored, overlay_pro
 from grader.intake.archive import extract_submission
 from grader.intake.expected_files import require_files
 from grader.results.scoring import build_results, parse_events, read_events
-from grader.sandbox import cgroups
-from grader.sandbox.local import default_mode, kill_tree, make_undumpable
+from grader.sandbox import cgroups, template
+from grader.sandbox.local import (PACKAGE_PARENT, clean_environment, default_mode, kill_tree,
+                                  make_undumpable)
 
 HARNESS_GRACE = 30.0  # seconds the harness gets beyond the total timeout before it is killed
+
+
+def preload_harness() -> None:
+    """Import what every forked harness needs (pytest, NumPy, the plugin, the bridge, the
+    bench) once, in a process that forks one harness per submission (a batch's or the demo's
+    pool worker): each harness is still a fresh fork that runs pytest once, it just no longer
+    imports it. In jail mode also the template the workers are forked from
+    (``grader.sandbox.template``): a fresh fork per worker, never one that ran student code."""
+    import numpy  # noqa: F401
+    import pytest  # noqa: F401
+
+    from grader.harness import __main__, plugin  # noqa: F401
+    if default_mode() == "jail":  # and the workers' template: a fork per worker
+        template.start(sys.executable, PACKAGE_PARENT, clean_environment())
 
 
 def _harness_child(job: dict, log_path: Path) -> None:
