@@ -283,6 +283,9 @@ class OutputCapture:
 
 _LIVE_WORKERS: set[int] = set()  # pids of the workers this process runs right now
 HELPERS: set[int] = set()  # children of ours that are nobody's orphans (the worker template)
+# The worker template of this process, if it started one (``sandbox/template.py`` puts it
+# here; forked harnesses inherit it).
+WORKER_TEMPLATES: list = []
 
 
 class WorkerProcess:
@@ -436,10 +439,9 @@ class LocalSandbox:
     def _from_template(self, spec: dict, fds: list[int]):
         """A worker forked by this process's template (``grader.sandbox.template``: a batch
         starts one per pool worker), or None: then it is started here."""
-        from grader.sandbox import template
-        forked = template.current()
-        if forked is None:
+        if not WORKER_TEMPLATES:
             return None
+        forked = WORKER_TEMPLATES[0]
         cgroups_dirs = [str(d) for d in self._cgroup.dirs] if self._cgroup is not None else []
         return forked.spawn({**spec, "cgroups": cgroups_dirs}, fds)
 

@@ -34,6 +34,8 @@ import subprocess
 import sys
 import time
 
+from grader.sandbox.local import HELPERS, WORKER_TEMPLATES
+
 PR_SET_PDEATHSIG = 1
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
@@ -94,7 +96,6 @@ class Template:
             preexec_fn=_die_with_parent)
         theirs.close()
         self.owner = os.getpid()
-        from grader.sandbox.local import HELPERS
         HELPERS.add(self.proc.pid)  # not an orphan of a worker: killing workers spares it
 
     def spawn(self, spec: dict, fds: list[int]) -> WorkerChild | None:
@@ -122,7 +123,6 @@ class Template:
             self._control.close()
             self.proc.kill()
             self.proc.wait()
-            from grader.sandbox.local import HELPERS
             HELPERS.discard(self.proc.pid)
 
 
@@ -148,7 +148,7 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-_current: list[Template] = []  # the template of this process (and of the harnesses it forks)
+_current = WORKER_TEMPLATES  # the template of this process (and of the harnesses it forks)
 
 
 def start(python: str, package_parent: str, env: dict) -> Template:
