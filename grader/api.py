@@ -42,7 +42,7 @@ REPO_ROOT = config_mod.REPO_ROOT
 
 def grade(submission, *, assignment: str, out=None, solutions=None, only=None,
           backend: str = "local", image: str | None = None, cpus: float | None = None,
-          output=None) -> dict:
+          output=None, progress=None) -> dict:
     """Grade one submission (a folder or a .zip) with every test of ``assignment``.
 
     ``backend`` is ``local`` (the embedded sandbox) or ``docker`` (one hardened container from
@@ -50,7 +50,9 @@ def grade(submission, *, assignment: str, out=None, solutions=None, only=None,
     is given (checked before grading starts) and returns the results dict; ``output`` is an
     older name of ``out``. ``only`` restricts grading to the named test functions (used to
     validate mutants). A submission that cannot be graded at all (a misnamed file, an
-    unreadable zip) has status ``submission_error`` and the reason as output.
+    unreadable zip) has status ``submission_error`` and the reason as output. ``progress``
+    (local backend) is called with each problem's result as it finishes (a dict: ``problem``,
+    ``score``, ``max_score``, ``tests``, ``failed``).
     """
     out = out if out is not None else output
     spec = config_mod.find_assignment(assignment, solutions=solutions)
@@ -60,7 +62,7 @@ def grade(submission, *, assignment: str, out=None, solutions=None, only=None,
         out = prepare_folder(out)
     try:
         results = grade_submission(spec, Path(submission), backend=backend, image=image,
-                                   cpus=cpus, only=only)
+                                   cpus=cpus, only=only, progress=progress)
     except SubmissionError as e:  # the student's to fix (a misnamed file, a broken zip)
         results = failure_results(spec, "submission_error", str(e))
     results["submission"] = Path(submission).name
@@ -74,7 +76,7 @@ def grade(submission, *, assignment: str, out=None, solutions=None, only=None,
 
 
 def check(path=".", *, assignment: str | None = None, solutions=None,
-          timing: bool = True) -> dict:
+          timing: bool = True, progress=None) -> dict:
     """Run the public tests of a student's assignment folder (what students run locally).
 
     The folder is a release (``assignments/<id>/``) with the student's work in it; its
@@ -83,7 +85,7 @@ def check(path=".", *, assignment: str | None = None, solutions=None,
     (``problem_points``: each problem's total), and, with ``timing``, how fast the student's
     timed functions are on the hidden timing tests' shapes (``timing``: see
     ``harness/yardstick.py``). ``warnings`` lists what the student should know (e.g. an
-    ``assignment`` other than the folder's).
+    ``assignment`` other than the folder's). ``progress``: as for ``grade``.
     """
     folder = Path(path)
     if not folder.is_dir():
@@ -107,7 +109,8 @@ def check(path=".", *, assignment: str | None = None, solutions=None,
     if not tests.is_dir():
         raise GraderError(f"{tests}: the public tests are missing from this folder")
     provided_from = spec.root if assignment else folder
-    results = check_folder(spec, folder, tests=tests, provided_from=provided_from)
+    results = check_folder(spec, folder, tests=tests, provided_from=provided_from,
+                           progress=progress)
     results["submission"] = folder.resolve().name
     results["problem_points"] = {p.id: p.points for p in spec.problems}
     if timing and spec.timing and not results.get("import_error"):
