@@ -80,7 +80,11 @@ def test_a_dead_template_means_workers_are_started_directly(tmp_path):
 
 def _pool_state():
     import sys
-    return template.current() is not None, "pytest" in sys.modules, "numpy" in sys.modules
+
+    from _pytest.config import default_plugins
+    plugins = all(f"_pytest.{name}" in sys.modules for name in default_plugins)
+    return template.current() is not None, "pytest" in sys.modules and plugins, \
+        "numpy" in sys.modules
 
 
 def test_a_batch_pool_worker_preloads_the_harness_and_starts_the_template(monkeypatch):
