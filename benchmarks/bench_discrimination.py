@@ -77,9 +77,17 @@ def timing_tests(results: dict) -> dict[str, tuple[str, float, int]]:
     return out
 
 
-def agrees(results: dict, score: float, slow: set[str]) -> bool:
+def disagreements(results: dict, score: float, slow: set[str]) -> list[str]:
+    """What of this grading differs from EXPECTED.md: a timing verdict (a too_slow test that
+    should pass or the reverse), or the score (then the tests that failed unexpectedly)."""
     too_slow = {t["name"].split("::")[-1] for t in results["tests"] if t["kind"] == "too_slow"}
-    return results["score"] == score and too_slow == slow
+    wrong = [f"{name}: too_slow, expected to pass" for name in sorted(too_slow - slow)]
+    wrong += [f"{name}: passed, expected too_slow" for name in sorted(slow - too_slow)]
+    if results["score"] != score:
+        wrong.append(f"score {results['score']:g}, expected {score:g}; failed: " + ", ".join(
+            f"{t['name'].split('::')[-1]} ({t['kind']})" for t in results["tests"]
+            if t["kind"] != "passed" and t["name"].split("::")[-1] not in slow))
+    return wrong
 
 
 def main() -> int:
@@ -99,7 +107,10 @@ def main() -> int:
                         start = time.perf_counter()
                         results = grade(EXAMPLES / assignment / example, assignment=assignment)
                         seconds.append(time.perf_counter() - start)
-                        ok += agrees(results, score, slow)
+                        wrong = disagreements(results, score, slow)
+                        ok += not wrong
+                        for line in wrong:
+                            print(f"    DISAGREES: {line}", flush=True)
                         for name, got in timing_tests(results).items():
                             seen.setdefault(name, []).append(got)
                     bad += args.times - ok
