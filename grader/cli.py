@@ -69,7 +69,8 @@ def cmd_validate(args) -> int:
 def cmd_batch(args) -> int:
     summary = api.batch(args.submissions, assignment=args.assignment, out=args.out,
                           backend=args.backend, jobs=args.jobs, scheduler=args.scheduler,
-                          regrade=args.regrade, image=args.image)
+                          regrade=args.regrade, image=args.image,
+                          regrade_pending=args.regrade_pending)
     print(reports.batch_summary(summary), end="")
     print(f"gradebook: {args.out}/gradebook.csv" + (f", picture: {summary['picture']}"
                                                     if summary.get("picture") else ""))
@@ -126,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=_default(api.batch, "jobs"))
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (multi-machine)")
     p.add_argument("--regrade", action="store_true", help="grade again what is already graded")
+    p.add_argument("--regrade-pending", action="store_true",
+                   help="on a GPU machine: grade again the students whose GPU tests are pending "
+                   "(status needs_gpu)")
     p.add_argument("--image", default=None, help="autograder image (docker backend)")
     p.set_defaults(func=cmd_batch)
 

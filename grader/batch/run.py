@@ -5,7 +5,9 @@ SUBMISSIONS is a folder of per-student folders or zips, one zip of those, or nbg
 atomically) is the durable record: a re-run skips students already graded (unless
 ``regrade``), so a batch killed at any moment finishes on the next run with every student graded
 exactly once. ``gradebook.csv`` is rebuilt from those records. An ``infrastructure`` result is
-retried, and never replaces an earlier good one.
+retried, and never replaces an earlier good one. A ``needs_gpu`` record (GPU-only tests not run
+on a machine without a GPU) counts as graded; ``regrade_pending`` on a GPU machine grades exactly
+those students again, which completes their pending points.
 
 With ``scheduler`` the same tasks run on a Dask distributed cluster: each task receives the
 submission's bytes and grades it with that machine's sandbox or Docker engine.
@@ -41,9 +43,11 @@ def _executor(backend: str, jobs: int, scheduler: str | None):
 
 def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: int = 2,
           scheduler: str | None = None, regrade: bool = False, image: str | None = None,
-          progress: bool = True) -> dict:
+          progress: bool = True, regrade_pending: bool = False) -> dict:
     """Grade every student in ``submissions``; write results, feedback and gradebook.csv."""
     spec = find_assignment(assignment)
+    if regrade_pending:
+        _require_gpu(backend, scheduler)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if backend == "docker" and not scheduler:
@@ -51,8 +55,8 @@ def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: in
         reap()
     with tempfile.TemporaryDirectory(prefix="grader-batch-") as scratch:
         students = discover(Path(submissions), spec.id, Path(scratch))
-        todo = [s for s in students if regrade or not read_record(out, s.name)
-                or read_record(out, s.name).get("status") != "ok"]
+        todo = [s for s in students if _needs_grading(read_record(out, s.name), regrade,
+                                                      regrade_pending)]
         graded = _run(todo, spec.id, out, backend, jobs, scheduler, image, progress)
     rows = write_gradebook(out, spec, [s.name for s in students])
     summary = summarize(out, spec, [s.name for s in students])
@@ -60,6 +64,25 @@ def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: in
     (out / "summary.txt").write_text(reports.batch_summary(summary), encoding="utf-8")
     summary["picture"] = reports.batch_picture(out, spec, rows)
     return summary
+
+
+def _needs_grading(record: dict | None, regrade: bool, regrade_pending: bool) -> bool:
+    if regrade or record is None:
+        return True
+    status = record.get("status")
+    if status == "needs_gpu":
+        return regrade_pending
+    return status != "ok"
+
+
+def _require_gpu(backend: str, scheduler: str | None) -> None:
+    """--regrade-pending on a machine without a GPU would leave every point pending."""
+    if scheduler or backend == "docker":
+        return  # the GPU is the workers' (or the containers' host's); they report needs_gpu
+    from grader.gpu.device import detect, why_not
+    if detect() is None:
+        raise GraderError(f"--regrade-pending needs a GPU, and {why_not()}: run it on a GPU "
+                          "machine")
 
 
 def _run(todo, assignment, out, backend, jobs, scheduler, image, progress) -> int:

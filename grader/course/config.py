@@ -35,6 +35,19 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Cuda:
+    """The assignment's numba-cuda files: their own worker (the simulator without a GPU), a
+    compile check for a real GPU target, and timing on a GPU."""
+    files: tuple[str, ...] = ()
+    compute_capability: tuple[int, int] = (7, 5)  # the compile check's target (cu13: >= 7.5)
+    gpu_speed_ratio: float = 2.0  # default limit of gpu_bench.compare (student / reference)
+
+    @property
+    def modules(self) -> list[str]:
+        return [Path(f).stem for f in self.files]
+
+
+@dataclass(frozen=True)
 class Assignment:
     id: str
     title: str
@@ -45,10 +58,16 @@ class Assignment:
     seed: int = 0
     root: Path = Path(".")  # the folder holding assignment.yaml
     provided: tuple[str, ...] = ()  # helper modules given to students, read-only in effect
+    cuda: Cuda = field(default_factory=Cuda)
 
     @property
     def modules(self) -> list[str]:
         return [Path(f).stem for f in self.files]
+
+    @property
+    def host_modules(self) -> list[str]:
+        """The student's modules that run in the ordinary (NumPy) worker."""
+        return [m for m in self.modules if m not in self.cuda.modules]
 
     @property
     def provided_modules(self) -> list[str]:
@@ -74,9 +93,10 @@ class Assignment:
 
 
 _TOP_KEYS = {"id": str, "title": str, "title_zh": str, "files": list, "provided": list,
-             "problems": list, "limits": dict, "seed": int}
+             "problems": list, "limits": dict, "seed": int, "cuda": dict}
 _REQUIRED = ("id", "title", "files", "problems")
 _PROBLEM_KEYS = {"id": str, "title": str, "points": (int, float)}
+_CUDA_KEYS = {"files": list, "compute_capability": list, "gpu_speed_ratio": (int, float)}
 _LIMIT_KEYS = {"call_timeout": (int, float), "total_timeout": (int, float),
                "memory_mb": int, "output_kb": int, "max_speed_ratio": (int, float)}
 
@@ -176,10 +196,32 @@ def load_assignment(path: Path | str, *, require_sources: bool = True) -> Assign
             raise ConfigError(f"{path}: `limits.{key}` must be positive")
 
     return Assignment(id=data["id"], title=data["title"], files=tuple(files),
-                      provided=tuple(provided),
+                      provided=tuple(provided), cuda=_load_cuda(path, data.get("cuda", {}), files),
                       problems=tuple(problems), limits=Limits(**limits),
                       title_zh=data.get("title_zh", ""), seed=data.get("seed", 0),
                       root=path.parent.resolve())
+
+
+def _load_cuda(path, raw: dict, files) -> Cuda:
+    for key, value in raw.items():
+        if key not in _CUDA_KEYS:
+            raise ConfigError(f"{path}: unknown key `cuda.{key}` (known: {', '.join(_CUDA_KEYS)})")
+        _check_type(path, f"cuda.{key}", value, _CUDA_KEYS[key])
+    cuda_files = raw.get("files", [])
+    for i, name in enumerate(cuda_files):
+        if name not in files:
+            raise ConfigError(f"{path}: `cuda.files[{i}]` {name!r} is not one of the student "
+                              f"files {list(files)}")
+    cc = raw.get("compute_capability", [7, 5])
+    if len(cc) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in cc) \
+            or tuple(cc) < (7, 5):
+        raise ConfigError(f"{path}: `cuda.compute_capability` must be [major, minor], at least "
+                          f"[7, 5] (the CUDA 13 compiler's oldest target), got {cc!r}")
+    ratio = raw.get("gpu_speed_ratio", 2.0)
+    if ratio <= 0:
+        raise ConfigError(f"{path}: `cuda.gpu_speed_ratio` must be positive")
+    return Cuda(files=tuple(cuda_files), compute_capability=(cc[0], cc[1]),
+                gpu_speed_ratio=float(ratio))
 
 
 def solutions_dir() -> Path:

@@ -25,6 +25,7 @@ import pytest
 from grader import testing
 from grader.wire.bridge import StudentFailure, StudentModules, WorkerSession
 from grader.harness.bench import Bench, TooSlow
+from grader.harness.cuda import CudaSupport, NeedsGpu
 from grader.sandbox.local import LocalSandbox
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -49,11 +50,14 @@ class GradingPlugin:
         self._student = StudentModules(session, job["modules"]) if session else None
         self._reference = None
         self._ref_session = None
+        self.cuda = CudaSupport(job, self) if job.get("cuda") else None  # student_cuda, gpu
 
     # -- configuration ----------------------------------------------------------------------
     def pytest_configure(self, config):
         for spec, help_text in MARKERS.items():
             config.addinivalue_line("markers", f"{spec}: {help_text}")
+        if self.cuda is not None:
+            config.pluginmanager.register(self.cuda, "grader-cuda")
 
     def _emit(self, event: dict) -> None:
         self.events.write(json.dumps(event, allow_nan=False) + "\n")
@@ -143,12 +147,15 @@ class GradingPlugin:
         return self._ref_session
 
     def close(self) -> None:
+        if self.cuda is not None:
+            self.cuda.close()
         if self._ref_session is not None:
             self._ref_session.close()
             sandbox, work = self._ref_cleanup
             sandbox.close()
             shutil.rmtree(work, ignore_errors=True)
             self._ref_session = None
+        self.cuda = CudaSupport(job, self) if job.get("cuda") else None  # student_cuda, gpu
 
     @pytest.fixture
     def rng(self, request):
@@ -183,6 +190,8 @@ class GradingPlugin:
             if not report.passed:
                 kind, message = _classify(call.excinfo, failed_setup)
             output = self.session.take_output() if self.session is not None else ""
+            if self.cuda is not None:
+                output += self.cuda.take_output()
             self._emit({"event": "result", "id": item.nodeid,
                         "outcome": "passed" if report.passed else "failed", "kind": kind,
                         "message": message[:4000], "output": output,
@@ -205,6 +214,8 @@ def _classify(excinfo, in_setup: bool) -> tuple[str, str]:
     if excinfo is None:
         return "error", "the test did not pass"
     exc = excinfo.value
+    if isinstance(exc, NeedsGpu):
+        return "needs_gpu", str(exc)
     if isinstance(exc, TooSlow):
         return "too_slow", str(exc)
     if isinstance(exc, StudentFailure):

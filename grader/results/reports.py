@@ -6,7 +6,7 @@ import sys
 
 _KIND_LABEL = {"passed": "ok", "wrong_answer": "wrong answer", "error": "error",
                "timeout": "timeout", "crash": "crash", "memory": "memory", "too_slow": "too slow",
-               "infrastructure": "grader problem"}
+               "infrastructure": "grader problem", "needs_gpu": "pending a GPU"}
 
 
 def _color(text: str, code: str, stream=sys.stdout) -> str:

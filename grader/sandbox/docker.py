@@ -53,7 +53,8 @@ def container_options(spec, *, submission: Path, out: Path, image: str, cpus: fl
         image=image, command=["--assignment", spec.id], detach=True,
         network_mode="none", read_only=True,
         tmpfs={"/tmp": f"size={tmp_mb}m,mode=1777,nosuid,nodev"},
-        pids_limit=256, mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m",
+        pids_limit=256 + (1100 if spec.cuda.files else 0),  # the CUDA simulator's threads
+        mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m",
         nano_cpus=int(cpus * 1e9), cap_drop=["ALL"], cap_add=CAPABILITIES,
         security_opt=["no-new-privileges"], init=True, user="0",
         log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),

@@ -25,6 +25,7 @@ thread; stdout and stderr go to a pipe the harness drains with a byte cap.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import fcntl
 import json
 import os
@@ -51,6 +52,9 @@ class WorkerLimits:
     open_files: int = 256
     processes: int = 64
     tmp_mb: int = 64
+    # False for GPU workers: the CUDA driver reserves large virtual ranges, so RLIMIT_AS of a
+    # few GB breaks it; their memory is limited by a cgroup instead (sandbox/cgroup.py).
+    address_space: bool = True
 
 
 def clean_environment() -> dict[str, str]:
@@ -59,7 +63,9 @@ def clean_environment() -> dict[str, str]:
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
     # Some CPUs here need these for OpenBLAS to compute correctly; pass them through.
-    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NUMBA_ENABLE_CUDASIM"):
+    # (NUMBA_ENABLE_CUDASIM is not passed through: each sandbox sets it for the workers of
+    # CUDA problems without a GPU, and a GPU worker or the compile check must not inherit it.)
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:
             env[key] = os.environ[key]
     return env
@@ -68,7 +74,9 @@ def clean_environment() -> dict[str, str]:
 def set_limits(limits: WorkerLimits, *, processes: int | None = None) -> None:
     """Apply rlimits to the current process (called in the child before exec)."""
     mb = 1024 * 1024
-    for res, value in ((resource.RLIMIT_AS, limits.memory_mb * mb),
+    infinity = resource.RLIM_INFINITY
+    for res, value in ((resource.RLIMIT_AS, limits.memory_mb * mb if limits.address_space
+                        else infinity),
                        (resource.RLIMIT_CPU, limits.cpu_seconds),
                        (resource.RLIMIT_FSIZE, limits.file_mb * mb),
                        (resource.RLIMIT_NOFILE, limits.open_files),
@@ -306,11 +314,26 @@ class WorkerProcess:
 
 
 class LocalSandbox:
-    """Starts workers for one submission's private working copy."""
+    """Starts workers for one submission's private working copy.
+
+    ``env`` adds variables to the clean environment (the CUDA simulator's switch); ``entry``
+    is the module whose ``main()`` the sandboxed interpreter runs (the worker, or the CUDA
+    compile check); ``gpu`` gives the worker the GPU's device files and driver libraries and
+    limits its memory with a cgroup rather than RLIMIT_AS (see ``grader.gpu.device``).
+    """
 
     def __init__(self, workdir: Path, limits: WorkerLimits = WorkerLimits(), *,
-                 output_cap: int = 64 * 1024, mode: str | None = None):
+                 output_cap: int = 64 * 1024, mode: str | None = None,
+                 env: dict[str, str] | None = None, entry: str = "grader.untrusted.worker",
+                 gpu=None):
         self.workdir, self.limits, self.output_cap = Path(workdir), limits, output_cap
+        self.extra_env, self.entry, self.gpu = dict(env or {}), entry, gpu
+        self.cgroup = None
+        if gpu is not None:
+            from grader.sandbox.cgroup import MemoryCgroup
+            self.limits = limits = dataclasses.replace(limits, address_space=False)
+            self.cgroup = MemoryCgroup.create(limits.memory_mb)
+            self.extra_env.update(gpu.environment())
         self.mode = mode or default_mode()
         if self.mode not in MODES:
             raise ValueError(f"unknown sandbox mode {self.mode!r} (known: {', '.join(MODES)})")
@@ -332,21 +355,31 @@ class LocalSandbox:
         out_r, out_w = os.pipe()
         boot = ("import sys; sys.path.insert(0, %r); from grader.untrusted.worker import main; main()"
                 % (PACKAGE_PARENT if self.mode == "plain" else "/opt/grader"))
+        boot = boot.replace("grader.untrusted.worker", self.entry)
         worker_argv = [sys.executable, "-I", "-c", boot, str(req_r), str(rep_w)]
+        env = {**clean_environment(), **self.extra_env}
+        cgroup = self.cgroup
         if self.mode == "jail":
             spec = {"workdir": str(self.workdir), "uid": self._lease.uid,
                     "limits": self.limits.__dict__, "argv": worker_argv,
-                    "env": clean_environment(), "package": str(Path(PACKAGE_PARENT) / "grader"),
-                    "keep_fds": [req_r, rep_w]}
+                    "env": env, "package": str(Path(PACKAGE_PARENT) / "grader"),
+                    "keep_fds": [req_r, rep_w],
+                    "devices": self.gpu.device_files() if self.gpu else [],
+                    "library_dirs": self.gpu.library_dirs() if self.gpu else []}
             argv = ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork",
                     "--kill-child", "--mount-proc", sys.executable, "-I", "-c",
                     "import sys; sys.path.insert(0, %r); from grader.sandbox.jail import main; main()"
                     % PACKAGE_PARENT, json.dumps(spec)]
-            preexec = None
+
+            def preexec():  # the namespaces, and everything in them, in the memory cgroup
+                if cgroup is not None:
+                    cgroup.enter()
         elif self.mode == "uid":
             argv, limits, uid, workdir = worker_argv, self.limits, self._lease.uid, self.workdir
 
             def preexec():  # in the child, before exec: limits, then drop to the worker uid
+                if cgroup is not None:
+                    cgroup.enter()
                 set_limits(limits)
                 os.setgroups([])
                 os.setresgid(uid, uid, uid)
@@ -358,12 +391,14 @@ class LocalSandbox:
             limits = self.limits
 
             def preexec():
+                if cgroup is not None:
+                    cgroup.enter()
                 set_limits(limits, processes=_count_own_processes() + limits.processes)
 
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
             pass_fds=(req_r, rep_w), cwd=None if self.mode == "uid" else self.workdir,
-            env=clean_environment(),
+            env=env,
             start_new_session=True, preexec_fn=preexec)
         for fd in (req_r, rep_w, out_w):
             os.close(fd)
@@ -376,6 +411,9 @@ class LocalSandbox:
             kill_uid(self._lease.uid)
             self._lease.release()
             self._lease = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
 
 
 def _count_own_processes() -> int:
