@@ -6,8 +6,9 @@ import re
 import pytest
 
 from grader import batch
-from grader.course.config import REPO_ROOT, solutions_dir
+from grader.course.config import REPO_ROOT, find_assignment, solutions_dir
 from grader.course.release import check_release_up_to_date
+from grader.gpu.device import detect
 
 ASSIGNMENTS = sorted(p.parent.name for p in solutions_dir().glob("*/assignment.yaml"))
 EXAMPLES = REPO_ROOT / "examples" / "submissions"
@@ -35,7 +36,16 @@ def test_examples_score_as_expected(assignment, tmp_path):
     assert want and sorted(want) == folders, "EXPECTED.md must list every example"
     summary = batch.batch(EXAMPLES / assignment, assignment=assignment, out=tmp_path, jobs=2,
                           progress=False)
-    assert summary["statuses"] == {"ok": len(folders)}
     with open(tmp_path / "gradebook.csv", newline="") as f:
-        got = {row["student"]: float(row["total"]) for row in csv.DictReader(f)}
+        rows = list(csv.DictReader(f))
+    got = {row["student"]: float(row["total"]) for row in rows}
     assert got == want
+    # Without a GPU, an example with a CUDA file has its GPU-only points pending; one without
+    # has nothing to run on a GPU, and is graded in full.
+    cuda_files = find_assignment(assignment).cuda.files
+    pending = {name for name in folders
+               if detect() is None and any((EXAMPLES / assignment / name / f).is_file()
+                                           for f in cuda_files)}
+    assert {row["student"] for row in rows if row["status"] == "needs_gpu"} == pending
+    assert summary["statuses"] == {k: v for k, v in (("ok", len(folders) - len(pending)),
+                                                     ("needs_gpu", len(pending))) if v}
