@@ -155,7 +155,6 @@ class GradingPlugin:
             sandbox.close()
             shutil.rmtree(work, ignore_errors=True)
             self._ref_session = None
-        self.cuda = CudaSupport(job, self) if job.get("cuda") else None  # student_cuda, gpu
 
     @pytest.fixture
     def rng(self, request):
