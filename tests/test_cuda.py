@@ -139,7 +139,7 @@ def test_static_shared_memory_over_48_kib_is_a_limit_problem():
 
 # -- attacks through the grading path -------------------------------------------------------
 
-def test_a_module_that_rewrites_itself_at_import_is_judged_as_submitted(tmp_path):
+def test_a_module_that_rewrites_itself_at_import_is_judged_as_submitted(tmp_path, sandbox_mode):
     """The submitted kernel uses np.dot; at import it replaces its own file with the reference.
     The compile check must see the file as submitted (read before any student code ran), so
     it fails; reading the file when compiling would see the reference and pass."""
@@ -155,7 +155,7 @@ def test_a_module_that_rewrites_itself_at_import_is_judged_as_submitted(tmp_path
     assert "numpy.dot" in tests["test_linear_kernel_compiles_for_gpu"]["output"]
 
 
-def test_patching_numba_in_the_student_process_cannot_forge_the_ptx(tmp_path):
+def test_patching_numba_in_the_student_process_cannot_forge_the_ptx(tmp_path, sandbox_mode):
     """An untiled kernel whose module replaces numba's compile_ptx with one returning PTX full
     of shared memory and barriers: the compile runs in another process, so the kernel is still
     not tiled. (Compiling in the student's worker would believe the forgery.)"""
