@@ -78,9 +78,12 @@ def cmd_batch(args) -> int:
 
 
 def cmd_image_build(args) -> int:
-    info = api.build_image(assignments=args.assignment, base=args.base, tag=args.tag)
+    info = api.build_image(assignments=args.assignment, base=args.base, tag=args.tag,
+                           gpu=args.gpu)
+    # numba-cuda, llvmlite and the CUDA compiler add about 700 MB; CuPy another 250 MB.
+    target = 1400 if info["gpu"] else 1100 if info["cuda"] else 400
     print(f"built {info['tag']} with {', '.join(info['assignments'])}: "
-          f"{info['size_mb']:.0f} MB (target: under 400 MB)")
+          f"{info['size_mb']:.0f} MB (target: under {target} MB)")
     return 0
 
 
@@ -139,7 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignment", action="append", help="assignment to include (default: all)")
     p.add_argument("--base", default=_default(api.build_image, "base"),
                    help="base image (ARG BASE_IMAGE)")
-    p.add_argument("--tag", default=_default(api.build_image, "tag"))
+    p.add_argument("--tag", default=_default(api.build_image, "tag"),
+                   help="image tag (default: nn-grader/autograder:latest, with --gpu "
+                   "nn-grader/autograder-gpu:latest)")
+    p.add_argument("--gpu", action="store_true", help="the GPU image (Dockerfile.gpu: "
+                   "numba-cuda, the CUDA compiler, CuPy)")
     p.set_defaults(func=cmd_image_build)
 
     p = sub.add_parser("release", help="generate assignments/<id> from solutions/<id>")

@@ -46,10 +46,12 @@ def client():
 
 
 def container_options(spec, *, submission: Path, out: Path, image: str, cpus: float,
-                      memory_mb: int, tmp_mb: int, job: str) -> dict:
-    """The flags every grading container runs with (one place, so tests can check them)."""
-    from docker.types import LogConfig
-    return dict(
+                      memory_mb: int, tmp_mb: int, job: str, gpu: bool = False) -> dict:
+    """The flags every grading container runs with (one place, so tests can check them).
+    ``gpu``: the host's GPUs are passed in (NVIDIA container toolkit) for CUDA problems."""
+    from docker.types import DeviceRequest, LogConfig
+    extra = {"device_requests": [DeviceRequest(count=-1, capabilities=[["gpu"]])]} if gpu else {}
+    return dict(**extra,
         image=image, command=["--assignment", spec.id], detach=True,
         network_mode="none", read_only=True,
         tmpfs={"/tmp": f"size={tmp_mb}m,mode=1777,nosuid,nodev"},
@@ -63,6 +65,14 @@ def container_options(spec, *, submission: Path, out: Path, image: str, cpus: fl
                  str(out): {"bind": "/out", "mode": "rw"}},
         environment={},
     )
+
+
+def _host_gpu(spec) -> bool:
+    """Pass the GPU in when the assignment has CUDA problems and this host has a GPU."""
+    if not spec.cuda.files:
+        return False
+    from grader.gpu.device import detect
+    return detect() is not None
 
 
 def _read_capped(path: Path, cap: int) -> bytes:
@@ -98,8 +108,9 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
         out = workdir / "out"
         out.mkdir(mode=0o700)
         opts = container_options(spec, submission=sub, out=out, image=image, cpus=cpus,
-                                 memory_mb=limits.memory_mb * 2 + 512, tmp_mb=256,
-                                 job=workdir.name)
+                                 memory_mb=limits.memory_mb * (3 if spec.cuda.files else 2) + 512,
+                                 tmp_mb=256,
+                                 job=workdir.name, gpu=_host_gpu(spec))
         state = _run(c, opts, timeout=limits.total_timeout + GRACE)
         events = out / "harness" / "events.jsonl"
         try:
