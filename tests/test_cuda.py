@@ -98,6 +98,10 @@ def test_an_untiled_kernel_compiles_but_is_not_tiled():
     (("acc = 0.0", "acc = [0.0][0]"), "lists and dicts"),
     (("TILE = 16", "TILE = int('16')"), "it uses TILE, a module-level name that is not a literal"),
     (("        out[row, col] = acc + b[col]", "        return acc"), "cannot return a value"),
+    (("acc = 0.0", "try:\n        acc = 0.0\n    except Exception:\n        acc = 1.0"),
+     "try/except is not supported"),
+    (("x_tile = cuda.shared.array((TILE, TILE), float64)",
+      "x_tile = cuda.shared.array((x.shape[0], TILE), float64)"), "need a constant shape"),
 ])
 def test_a_kernel_a_gpu_rejects_fails_with_the_reason(change, reason):
     source = REFERENCE.replace(*change) + "\n\ndef helper(v):\n    return v\n"

@@ -258,8 +258,11 @@ def explain(message: str, scan: ModuleScan, kernel: str) -> str:
     elif "reflected list" in message or "List(" in message or "list(" in message \
             or "DictType" in message or "build_map" in message or "build_list" in message:
         hint = "lists and dicts do not exist on a GPU: use arrays of a constant shape"
-    elif "try" in message.lower() and "except" in message.lower():
+    elif "set_try_status" in message or "try-except" in message or "SETUP_FINALLY" in message:
         hint = "try/except is not supported on a GPU"
+    elif "shared.array" in message or "local.array" in message:
+        hint = ("cuda.shared.array and cuda.local.array need a constant shape (numbers, or "
+                "module-level literal constants such as TILE), not one computed at run time")
     elif "cannot determine Numba type" in message:
         hint = "it uses a Python object the GPU cannot represent"
     lines = [ln for ln in message.splitlines() if ln.strip()][:12]
