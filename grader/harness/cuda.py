@@ -118,17 +118,16 @@ class CudaSupport:
         self._cleanup: list = []
         self._student: WorkerSession | None = None
         self._reference: WorkerSession | None = None
-        # Read now, before any student code has run: the compile check must see the files as
-        # submitted, not as a student's import may have rewritten them.
-        self.sources: dict[str, bytes | None] = {}
-        self.present: set[str] = set()
-        work = Path(job["workdir"]) if job.get("workdir") else None
+        # Read before any student code has run (``snapshot_sources``): the compile check must
+        # see the files as submitted, not as a student's import may have rewritten them.
+        if job.get("workdir") and not cuda.get("snapshot"):
+            snapshot_sources(job)
+        work = Path(cuda["snapshot"]) if cuda.get("snapshot") else None
+        self.sources: dict[str, bytes] = {}
         for name in self.modules:
-            path = work / f"{name}.py" if work else None
-            if path is not None and path.is_file() and not path.is_symlink():
-                self.present.add(name)
-                with open(path, "rb") as f:
-                    self.sources[name] = f.read(MAX_SOURCE_BYTES + 1)
+            if work is not None and (work / f"{name}.py").is_file():
+                self.sources[name] = (work / f"{name}.py").read_bytes()
+        self.present = set(self.sources)
         self._copy = None
         if work is not None:  # the CUDA worker's own working copy (its own uid in uid mode)
             self._copy = Path(tempfile.mkdtemp(prefix="grader-cuda-"))
@@ -276,6 +275,23 @@ class CudaSupport:
         for step in reversed(self._cleanup):
             step()
         self._sessions, self._cleanup = [], []
+
+
+def snapshot_sources(job: dict) -> None:
+    """Copy the submission's CUDA files into the harness's root-only folder, before any worker
+    exists: the compile check reads them there (as submitted), and the CUDA worker gets its own
+    copy from there (in uid mode the main worker's sandbox gives the working copy to its uid)."""
+    cuda, work = job.get("cuda"), job.get("workdir")
+    if not cuda or not work or cuda.get("snapshot"):
+        return
+    dest = Path(job["harness_dir"]) / "cuda-sources"
+    dest.mkdir(mode=0o700, exist_ok=True)
+    for name in cuda["modules"]:
+        path = Path(work) / f"{name}.py"
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as f:
+                (dest / f"{name}.py").write_bytes(f.read(MAX_SOURCE_BYTES + 1))
+    cuda["snapshot"] = str(dest)
 
 
 def _gpu_from_job(info):
