@@ -344,3 +344,68 @@ def test_cuda_files_run_in_a_worker_of_their_own():
     spec = find_assignment("hw2_mlp")
     assert spec.cuda.modules == ["linear_cuda"]
     assert "linear_cuda" not in spec.host_modules and "mlp" in spec.host_modules
+
+
+# -- a GPU worker's sandbox (with a stand-in GPU: the plumbing, not the device) -------------
+
+class StandInGpu:
+    """What grader.gpu.device.Gpu tells the sandbox, pointing at harmless files."""
+
+    def device_files(self):
+        return ["/dev/full"]  # not among the jail's usual four
+
+    def library_dirs(self):
+        return []
+
+    def environment(self):
+        return {"GRADER_STAND_IN": "1"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="jail mode and cgroups need root")
+def test_a_gpu_worker_gets_devices_no_address_limit_and_a_memory_cgroup(tmp_path, monkeypatch):
+    from grader.sandbox.local import LocalSandbox, WorkerLimits
+    from grader.wire.bridge import WorkerSession
+
+    monkeypatch.setenv("GRADER_SANDBOX_MODE", "jail")
+    work = write_files(tmp_path / "work", {"probe.py": """
+        import os
+        def look():
+            limits = [l for l in open("/proc/self/limits") if l.startswith("Max address space")]
+            return {"as": limits[0], "full": os.path.exists("/dev/full"),
+                    "cgroup": open("/proc/self/cgroup").read(),
+                    "env": os.environ.get("GRADER_STAND_IN"),
+                    "sim": os.environ.get("NUMBA_ENABLE_CUDASIM")}
+    """})
+    for gpu in (StandInGpu(), None):
+        sandbox = LocalSandbox(work, WorkerLimits(memory_mb=512), gpu=gpu)
+        session = WorkerSession(sandbox, ["probe"])
+        try:
+            seen = session.call([None, "look"], (), {})
+        finally:
+            session.close()
+            how = sandbox.cgroup.how if sandbox.cgroup else None
+            sandbox.close()
+        if gpu is None:  # an ordinary worker: RLIMIT_AS, the usual devices, no cgroup of ours
+            assert "unlimited" not in seen["as"] and not seen["full"]
+            assert "nn-grader-" not in seen["cgroup"]
+            continue
+        assert "unlimited" in seen["as"] and seen["full"] and seen["env"] == "1"
+        assert seen["sim"] is None
+        if how and not how.startswith("none"):
+            assert "nn-grader-" in seen["cgroup"] and "512 MB" in how
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="cgroups need root")
+def test_the_memory_cgroup_stops_a_process_that_outgrows_it():
+    from grader.sandbox.cgroup import MemoryCgroup
+
+    group = MemoryCgroup.create(64)
+    if group.path is None:
+        pytest.skip(group.how)
+    grow = [sys.executable, "-c", "x = bytearray(300 * 2**20); x[::4096] = b'x' * len(x[::4096])"]
+    try:
+        inside = subprocess.run(grow, preexec_fn=group.enter, capture_output=True)
+    finally:
+        group.remove()
+    assert inside.returncode != 0  # killed (or MemoryError) at 64 MB
+    assert subprocess.run(grow, capture_output=True).returncode == 0  # fine outside it

@@ -36,6 +36,7 @@ MAX_SOURCE_BYTES = 1 << 20
 # RLIMIT_NPROC counts threads, and the simulator runs each CUDA thread of a block as one: a
 # block of the largest size a GPU allows, and some to spare.
 SIMULATOR_THREADS = 1024 + 64
+GPU_WORKER_EXTRA_MB = 3072
 COMPILE_TIMEOUT = 120.0
 
 
@@ -138,7 +139,10 @@ class CudaSupport:
     # -- sandboxes --------------------------------------------------------------------------
     def _limits(self) -> WorkerLimits:
         limits = self.job["limits"]
-        return WorkerLimits(memory_mb=limits["memory_mb"],
+        # On a GPU the driver, the CUDA context and CuPy take a few GB of host memory of their
+        # own (limited by a cgroup there, not RLIMIT_AS).
+        extra = GPU_WORKER_EXTRA_MB if self._device() is not None else 0
+        return WorkerLimits(memory_mb=limits["memory_mb"] + extra,
                             cpu_seconds=int(limits["total_timeout"]) + 5,
                             processes=SIMULATOR_THREADS)
 
