@@ -107,10 +107,12 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
                 os.chmod(os.path.join(root, name), 0o644)
         out = workdir / "out"
         out.mkdir(mode=0o700)
+        gpu = _host_gpu(spec)
+        # CUDA problems add a worker and the compile check; on a GPU, two workers holding CUDA
+        # contexts (the student's and the reference's) need a few GB more.
+        memory_mb = limits.memory_mb * (3 if spec.cuda.files else 2) + 512 + (6144 if gpu else 0)
         opts = container_options(spec, submission=sub, out=out, image=image, cpus=cpus,
-                                 memory_mb=limits.memory_mb * (3 if spec.cuda.files else 2) + 512,
-                                 tmp_mb=256,
-                                 job=workdir.name, gpu=_host_gpu(spec))
+                                 memory_mb=memory_mb, tmp_mb=256, job=workdir.name, gpu=gpu)
         state = _run(c, opts, timeout=limits.total_timeout + GRACE)
         events = out / "harness" / "events.jsonl"
         try:
