@@ -280,6 +280,8 @@ def test_a_gpu_test_without_a_gpu_is_pending_never_scored(tmp_path, no_gpu):
     assert results["status"] == "needs_gpu"
     assert results["pending_gpu"] == {"points": 3.0, "tests": ["test_linear_cuda_speed_on_gpu"]}
     assert "3 points pending a GPU run" in results["output"]
+    from grader.results.reports import feedback
+    assert "PEND [linear_cuda_speed] test_linear_cuda_speed_on_gpu  0/3" in feedback(results)
 
 
 def test_a_missing_cuda_file_is_not_pending(tmp_path, no_gpu):

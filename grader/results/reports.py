@@ -86,7 +86,8 @@ def feedback(results: dict) -> str:
     """A student's feedback file: the score, then every test (hidden ones: kind and hint)."""
     lines = [results.get("output", "").splitlines()[0] if results.get("output") else "", ""]
     for t in results.get("tests", []):
-        mark = "ok  " if t["status"] == "passed" else "FAIL"
+        mark = "ok  " if t["status"] == "passed" else "PEND" if t["kind"] == "needs_gpu" \
+            else "FAIL"
         lines.append(f"{mark} [{t['problem']}] {t['name']}  {t['score']:g}/{t['max_score']:g}")
         if t["status"] != "passed" and t["output"]:
             lines.append(_indent(t["output"].rstrip()[:2000]))
