@@ -147,8 +147,10 @@ class CudaSupport:
                             processes=SIMULATOR_THREADS)
 
     def _worker_env(self) -> dict:
-        on_device = self.gpu is not None and not getattr(self.gpu, "simulated", False)
-        return {"NUMBA_CACHE_DIR": "/tmp/numba-cache"} if on_device else dict(SIMULATOR_ENV)
+        """The simulator's switch without a GPU; on one, a writable cache for ``cache=True``."""
+        if self._device() is not None:
+            return {"NUMBA_CACHE_DIR": "/tmp/numba-cache"}
+        return dict(SIMULATOR_ENV)
 
     def _device(self):
         return self.gpu if self.gpu is not None and not getattr(self.gpu, "simulated", False) \
@@ -214,6 +216,8 @@ class CudaSupport:
                                       "launched_by": launched_by}, timeout=COMPILE_TIMEOUT)
         finally:  # one process per compile: it holds ~700 MB while it lives
             session.close()
+            session.sandbox.close()
+            self._sessions.remove(session)  # what numba printed there is not the student's
             shutil.rmtree(empty, ignore_errors=True)
         if not isinstance(report, dict) or not isinstance(report.get("ptx"), str):
             raise WorkerUnavailable("the compile check sent an unreadable report")
