@@ -211,6 +211,23 @@ def test_two_shared_arrays_on_one_line_stay_apart():
     assert run_simulated(SAME_LINE, prepare=False).stdout.strip() == "[0.0, 0.0, 0.0, 0.0]"
 
 
+def test_shared_memory_starts_as_nan_so_a_read_before_a_write_shows():
+    code = """
+        import numpy as np
+        from numba import cuda, float64
+
+        @cuda.jit
+        def k(out):
+            s = cuda.shared.array(8, float64)
+            out[0] = s[3]
+
+        out = np.zeros(1)
+        k[1, 1](out)
+        print(np.isnan(out[0]))
+    """
+    assert run_simulated(code).stdout.strip() == "True"
+
+
 @pytest.mark.parametrize("launch, message", [
     ("k[1, (32, 33)](out)", "1056 threads: a GPU runs at most 1024"),
     ("k[1, (1, 1, 65)](out)", "blockDim.z = 65: a GPU allows at most 64"),

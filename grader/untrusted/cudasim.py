@@ -11,7 +11,8 @@ student's files. The simulator runs every CUDA thread as an OS thread, so:
   block (static arrays plus the dynamic size);
 - ``cuda.shared.array`` is keyed by its call site (code object and bytecode offset) rather than
   by file and line: the simulator otherwise hands two arrays allocated on one line the same
-  memory, which makes correct code fail.
+  memory, which makes correct code fail; and it starts filled with NaN (undefined on a GPU), so
+  that reading a tile before every thread wrote it (a missing barrier) shows.
 
 This runs in the student's process, so a student can undo it; it exists so that honest code
 sees a GPU's rules early. What decides points lives outside: the compile check
@@ -112,6 +113,7 @@ def _shared_array(self, shape, dtype, alignment=None):
             found = self._allocations.get(site)
             if found is None:
                 found = np.empty(shape, dtype)
+                _fill_as_garbage(found)
                 used = sum(a.nbytes for a in self._allocations.values()) + found.nbytes
                 used += self._dynshared_size
                 if used > MAX_SHARED_BYTES:
@@ -123,3 +125,14 @@ def _shared_array(self, shape, dtype, alignment=None):
 
 
 _allocation_lock = threading.Lock()
+
+
+def _fill_as_garbage(array) -> None:
+    """Shared memory starts undefined on a GPU: NaN (or an integer type's minimum) makes a read
+    before any thread wrote there show in the results, rather than an accidental zero."""
+    import numpy as np
+
+    if array.dtype.kind in "fc":
+        array.fill(np.nan)
+    elif array.dtype.kind in "iu":
+        array.fill(np.iinfo(array.dtype).min)
