@@ -9,6 +9,9 @@ student's files. The simulator runs every CUDA thread as an OS thread, so:
 - a launch is refused as a GPU would refuse it: more than 1024 threads a block (or a block
   dimension over its limit), an empty or oversized grid, more than 48 KiB of shared memory a
   block (static arrays plus the dynamic size);
+- the block's manager thread sleeps 0.5 ms between polls of its threads instead of spinning
+  (it held the interpreter lock against the threads it waits for: half the wall time, less CPU
+  taken from whatever else the machine grades);
 - ``cuda.shared.array`` is keyed by its call site (code object and bytecode offset) rather than
   by file and line: the simulator otherwise hands two arrays allocated on one line the same
   memory, which makes correct code fail; and it starts filled with NaN (undefined on a GPU), so
@@ -23,12 +26,14 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 
 STACK_BYTES = 256 * 1024
 MAX_THREADS_PER_BLOCK = 1024
 MAX_BLOCK_DIM = (1024, 1024, 64)
 MAX_GRID_DIM = (2**31 - 1, 65535, 65535)
 MAX_SHARED_BYTES = 48 * 1024
+POLL_SECONDS = 0.0005
 
 
 class LaunchError(RuntimeError):
@@ -48,6 +53,7 @@ def prepare() -> None:
         return
     _check_launches(kernel.FakeCUDAKernel)
     kernelapi.FakeCUDAShared.array = _shared_array
+    kernel.BlockManager.run = _run_block
 
 
 def check_launch(grid_dim, block_dim, dynamic_shared: int = 0) -> None:
@@ -136,3 +142,41 @@ def _fill_as_garbage(array) -> None:
         array.fill(np.nan)
     elif array.dtype.kind in "iu":
         array.fill(np.iinfo(array.dtype).min)
+
+
+def _run_block(self, grid_point, *args):
+    """numba-cuda's ``BlockManager.run`` (BSD-2-Clause) with a pause between polls: start one
+    thread per CUDA thread, release them all from a barrier once all wait there, re-raise the
+    first exception."""
+    from numba.cuda.simulator.kernel import BlockThread
+    import numpy as np
+
+    threads = []
+    for block_point in np.ndindex(*self._block_dim):
+        def target():
+            self._f(*args)
+        thread = BlockThread(target, self, grid_point, block_point, self._debug)
+        thread.start()
+        threads.append(thread)
+    live, blocked = set(threads), set()
+    while live:
+        for thread in live:
+            if thread.syncthreads_blocked:
+                blocked.add(thread)
+            elif thread.exception:
+                for other in threads:  # abort everyone waiting at a barrier
+                    other.abort = True
+                    other.syncthreads_blocked = False
+                    other.syncthreads_event.set()
+                raise thread.exception[0].with_traceback(thread.exception[1])
+        if live == blocked:
+            for thread in blocked:
+                thread.syncthreads_blocked = False
+                thread.syncthreads_event.set()
+            blocked = set()
+        else:
+            time.sleep(POLL_SECONDS)
+        live = {thread for thread in live if thread.is_alive()}
+    for thread in threads:
+        if thread.exception:
+            raise thread.exception[0].with_traceback(thread.exception[1])
