@@ -428,3 +428,17 @@ def test_the_memory_cgroup_stops_a_process_that_outgrows_it():
         group.remove()
     assert inside.returncode != 0  # killed (or MemoryError) at 64 MB
     assert subprocess.run(grow, capture_output=True).returncode == 0  # fine outside it
+
+
+def test_the_docker_backend_passes_the_gpu_in_only_when_asked(tmp_path):
+    pytest.importorskip("docker")
+    from grader.sandbox import docker as backend
+
+    spec = find_assignment("hw2_mlp")
+    common = dict(submission=tmp_path, out=tmp_path, image="x", cpus=1, memory_mb=512,
+                  tmp_mb=64, job="j")
+    with_gpu = backend.container_options(spec, gpu=True, **common)
+    (request,) = with_gpu["device_requests"]
+    assert request["Count"] == -1 and request["Capabilities"] == [["gpu"]]
+    assert "device_requests" not in backend.container_options(spec, **common)
+    assert with_gpu["pids_limit"] > 1024  # the simulator's threads count as pids
