@@ -442,3 +442,16 @@ def test_the_docker_backend_passes_the_gpu_in_only_when_asked(tmp_path):
     assert request["Count"] == -1 and request["Capabilities"] == [["gpu"]]
     assert "device_requests" not in backend.container_options(spec, **common)
     assert with_gpu["pids_limit"] > 1024  # the simulator's threads count as pids
+
+
+def test_a_missing_cuda_compiler_is_the_graders_problem(monkeypatch):
+    """Compile errors count against the student only where a known-good kernel compiles."""
+    from grader.gpu import compile_check
+
+    def no_nvvm(*args, **kwargs):
+        raise RuntimeError("libNVVM cannot be found")
+
+    monkeypatch.setattr(compile_check, "_compile", no_nvvm)
+    monkeypatch.setattr(compile_check, "_toolchain", {})
+    report = compile_linear(REFERENCE)
+    assert report["stage"] == "toolchain" and "nn-grader[cuda-compile]" in report["message"]
