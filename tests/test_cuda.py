@@ -8,7 +8,6 @@ through (see each test's comment)."""
 from __future__ import annotations
 
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -68,8 +67,21 @@ def compile_linear(source):
                         launched_by="linear_forward_cuda")
 
 
+SKELETONS = {name: (REPO / "assignments" / "hw2_mlp" / name).read_text()
+             for name in ("perceptron.py", "mlp.py", "sgd.py", "linear_cuda.py")}
+
+
+def submission(folder, linear_cuda: str | None = None):
+    """A hw2 submission: the released skeletons, with ``linear_cuda`` as linear_cuda.py."""
+    files = dict(SKELETONS, **({"linear_cuda.py": linear_cuda} if linear_cuda else {}))
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
 def grade_linear(tmp_path, source, tests=CUDA_TESTS):
-    sub = write_files(tmp_path / "sub", {"linear_cuda.py": source})
+    sub = submission(tmp_path / "sub", source)
     results = api.grade(sub, assignment="hw2_mlp", only=tests)
     return {t["name"]: t for t in results["tests"]}, results
 
@@ -301,11 +313,14 @@ def test_a_gpu_test_without_a_gpu_is_pending_never_scored(tmp_path, no_gpu):
     assert "PEND [linear_cuda_speed] test_linear_cuda_speed_on_gpu  0/3" in feedback(results)
 
 
-def test_a_missing_cuda_file_is_not_pending(tmp_path, no_gpu):
-    sub = write_files(tmp_path / "sub", {"mlp.py": "x = 1\n"})
-    results = api.grade(sub, assignment="hw2_mlp", only=["test_linear_cuda_speed_on_gpu"])
-    (speed,) = results["tests"]
-    assert speed["kind"] == "error" and speed["output"].startswith("error: ")  # a hidden test
+@pytest.mark.parametrize("source, kind", [
+    (SKELETONS["linear_cuda.py"], "error"),  # NotImplementedError
+    (REFERENCE.replace("out[row, col] = acc + b[col]", "out[row, col] = acc"), "wrong_answer"),
+])
+def test_cuda_code_that_fails_on_the_simulator_is_not_pending(tmp_path, no_gpu, source, kind):
+    """Its dry run on tiny inputs fails: a GPU would not help it, so nothing is pending."""
+    tests, results = grade_linear(tmp_path, source, ["test_linear_cuda_speed_on_gpu"])
+    assert tests["test_linear_cuda_speed_on_gpu"]["kind"] == kind
     assert results["status"] == "ok" and "pending_gpu" not in results
 
 
@@ -320,8 +335,8 @@ def test_the_simulated_gpu_runs_gpu_tests_but_scores_nothing(tmp_path, monkeypat
 
 def test_batch_keeps_pending_students_and_regrade_pending_needs_a_gpu(tmp_path, no_gpu):
     subs = tmp_path / "subs"
-    write_files(subs / "alice", {"linear_cuda.py": REFERENCE})
-    write_files(subs / "bob", {"mlp.py": "x = 1\n"})
+    submission(subs / "alice", REFERENCE)
+    submission(subs / "bob")  # the skeleton: nothing to wait for
     out = tmp_path / "grades"
     first = batch.batch(subs, assignment="hw2_mlp", out=out, jobs=2, progress=False)
     assert first["statuses"] == {"needs_gpu": 1, "ok": 1}
@@ -332,8 +347,8 @@ def test_batch_keeps_pending_students_and_regrade_pending_needs_a_gpu(tmp_path, 
     assert again["graded_now"] == 0  # pending students are graded as far as this machine can
     with pytest.raises(GraderError, match="--regrade-pending needs a GPU"):
         batch.batch(subs, assignment="hw2_mlp", out=out, regrade_pending=True, progress=False)
-    record = json.loads((out / "alice" / "results.json").read_text())
-    assert record["pending_gpu"]["points"] == 3.0
+    from grader.results.gradebook import read_record
+    assert read_record(out, "alice")["pending_gpu"]["points"] == 3.0
 
 
 # -- configuration ----------------------------------------------------------------------------

@@ -10,9 +10,11 @@ has ``cuda.files``.
   by a separate process in the same sandbox in which no student code ever runs
   (``grader/gpu/compile_check.py``), from the source read here before any student code ran;
   the result's ``assert_*`` methods check the rules (it compiles, it is tiled, it fits).
-- ``@pytest.mark.gpu(module)``: the test needs a GPU. Without one it is not run: its result
-  has kind ``needs_gpu`` and its points are pending (``grader batch --regrade-pending`` on a
-  GPU machine completes them); never scored as a pass or a plain failure.
+- ``@pytest.mark.gpu(module)``: the test needs a GPU. Without one it runs only as a dry run on
+  the simulator's tiny inputs (``gpu_bench``'s ``simulate`` arguments, no timing): code that
+  fails there fails the test as usual (a GPU would not help it); code that passes gets kind
+  ``needs_gpu``, no score, and its points pending (``grader batch --regrade-pending`` on a GPU
+  machine completes them). Nothing is ever scored as passed without a GPU.
 - ``gpu_bench.compare(name, *args)``: the student's function against the reference's on the
   GPU (see ``grader/harness/gpu_bench.py``).
 """
@@ -38,6 +40,9 @@ MAX_SOURCE_BYTES = 1 << 20
 SIMULATOR_THREADS = 1024 + 64
 GPU_WORKER_EXTRA_MB = 3072
 COMPILE_TIMEOUT = 120.0
+
+
+_DRY_RUN = pytest.StashKey[bool]()
 
 
 class NeedsGpu(Exception):
@@ -239,10 +244,11 @@ class CudaSupport:
         from grader.harness.gpu_bench import GpuBench
         from grader.harness import testing
 
+        dry = request.node.stash.get(_DRY_RUN, False)
         return GpuBench(self.student_session(), self.reference_session(),
-                        default_limit=self.speed_ratio, simulated=self.gpu is not None
-                        and getattr(self.gpu, "simulated", False), record=testing.record,
-                        compare=testing.assert_close_tree)
+                        default_limit=self.speed_ratio,
+                        simulated=dry or getattr(self.gpu, "simulated", False), dry=dry,
+                        record=testing.record, compare=testing.assert_close_tree)
 
     # -- the gpu marker ---------------------------------------------------------------------
     def pytest_configure(self, config):
@@ -258,8 +264,7 @@ class CudaSupport:
         if module is not None and module not in self.present:
             return  # nothing to run on a GPU: the test fails on the missing file as usual
         if self.gpu is None:
-            raise NeedsGpu(f"needs a GPU, and {self.no_gpu_reason}: not run, its points are "
-                           "pending a GPU run (grader batch --regrade-pending on a GPU machine)")
+            item.stash[_DRY_RUN] = True  # pending only if it could still earn its points
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
@@ -268,7 +273,11 @@ class CudaSupport:
         remaining = max(self.plugin.deadline - time.monotonic(), 0.001)
         for session in self._sessions:
             session.call_timeout = min(per_call, remaining)
-        result = yield
+        result = yield  # a failure (wrong answer, error, crash) propagates: scored as usual
+        if item.stash.get(_DRY_RUN, False):
+            raise NeedsGpu(f"needs a GPU, and {self.no_gpu_reason}: it ran correctly on the "
+                           "simulator's tiny inputs, and its points are pending a GPU run "
+                           "(grader batch --regrade-pending on a GPU machine)")
         if item.get_closest_marker("gpu") and getattr(self.gpu, "simulated", False):
             raise NeedsGpu("ran on the numba-cuda simulator (GRADER_GPU=simulate), where times "
                            "mean nothing: its points stay pending a GPU run")

@@ -16,7 +16,8 @@ The ``gpu_bench`` fixture. Like ``bench.py`` it believes no clock of the student
 
 With ``GRADER_GPU=simulate`` the same steps run on the simulator with the test's ``simulate``
 arguments (tiny shapes), to exercise this code without a GPU; the plugin then reports the test
-as still pending.
+as still pending. Without a GPU (``dry``) only the warm-up runs, on those tiny arguments: a
+wrong result fails the test, a right one leaves its points pending.
 """
 from __future__ import annotations
 
@@ -32,9 +33,9 @@ BASELINES = {"linear_forward_cuda": "cublas_linear"}  # in the course's baseline
 
 class GpuBench:
     def __init__(self, student_session, reference_session, *, default_limit: float,
-                 simulated: bool, record, compare):
+                 simulated: bool, record, compare, dry: bool = False):
         self._student, self._reference = student_session, reference_session
-        self.default_limit, self.simulated = default_limit, simulated
+        self.default_limit, self.simulated, self.dry = default_limit, simulated, dry
         self._record, self._compare = record, compare
         self._slot = 0
 
@@ -58,7 +59,7 @@ class GpuBench:
         """Median time of the student's ``name`` over the reference's, on fresh inputs."""
         limit = float(limit or self.default_limit)
         if self.simulated:
-            args, reps = (simulate if simulate is not None else args), 3
+            args, reps = (simulate if simulate is not None else args), 0 if self.dry else 3
         args, kwargs = _spec(list(args)), _spec(kwargs)
         baseline = BASELINES.get(name)
         check = dict(rtol=rtol, atol=atol)
@@ -81,6 +82,8 @@ class GpuBench:
         _, s_ref, f_ref = one(self._reference, name, seed, positions, fetch=True)
         _, s_stu, f_stu = one(self._student, name, seed, positions, fetch=True, student=True)
         self._compare(f_stu, f_ref, name=what, **check)
+        if not reps:  # a dry run: the results, not the times
+            return None
         have_baseline = baseline is not None and self._try_baseline(baseline, args, kwargs, seed,
                                                                     positions, timeout)
         times = {"student": [], "reference": [], "baseline": []}

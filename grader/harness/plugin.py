@@ -47,6 +47,7 @@ class GradingPlugin:
         self.hidden_dirs = [str(Path(d).resolve()) for d in job.get("hidden_dirs", [])]
         self.deadline = time.monotonic() + job["limits"]["total_timeout"]
         self.errors: list[str] = []
+        self.collection_errors: list[str] = []
         self._student = StudentModules(session, job["modules"]) if session else None
         self._reference = None
         self._ref_session = None
@@ -77,6 +78,14 @@ class GradingPlugin:
                 "hidden": hidden, "hint": doc[0] if doc else ""}
 
     # -- collection -------------------------------------------------------------------------
+    def pytest_collectreport(self, report):
+        """A test file that cannot be collected (a syntax error, a failing import) is named
+        with its line: otherwise it would surface only as a points mismatch."""
+        if report.failed:
+            error = collection_error(report, self.job["test_dirs"])
+            self.collection_errors.append(error)
+            self.errors.append(error)
+
     def pytest_collection_modifyitems(self, session, config, items):
         if self.job.get("only"):  # validation of a mutant: just the tests meant to catch it
             wanted = set(self.job["only"])
@@ -98,7 +107,7 @@ class GradingPlugin:
 
     def pytest_collection_finish(self, session):
         metas = [item.stash[_META] for item in session.items if _META in item.stash]
-        if self.job.get("check_points"):
+        if self.job.get("check_points") and not self.collection_errors:  # else: a consequence
             for problem in self.job["problems"]:
                 total = sum(m["points"] for m in metas if m["problem"] == problem["id"])
                 if abs(total - problem["points"]) > 1e-9:
@@ -200,6 +209,31 @@ class GradingPlugin:
 
 
 _META = pytest.StashKey[dict]()
+
+
+def collection_error(report, test_dirs) -> str:
+    """``cannot collect tests/hidden/test_x.py:30: SyntaxError: invalid syntax``: the file
+    (relative to its assignment), the line and the error, from a failed collect report."""
+    import re
+    given = Path(str(report.fspath))  # relative to the test folder it was found in
+    path, shown = given, str(given)
+    for folder in map(Path, test_dirs):
+        if (folder / given).is_file():
+            path = folder / given
+            shown = str(path.relative_to(folder.parent.parent))
+            break
+    try:
+        compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    except SyntaxError as e:
+        return f"cannot collect {shown}:{e.lineno}: SyntaxError: {e.msg}"
+    except OSError:
+        pass
+    text = str(report.longrepr)
+    errors = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    lines = re.findall(re.escape(path.name) + r":(\d+)", text)
+    return (f"cannot collect {shown}" + (f":{lines[-1]}" if lines else "") + ": "
+            + (errors[-1] if errors else text.strip().splitlines()[-1] if text.strip()
+               else "collection failed"))
 
 
 def _finite(values: dict) -> dict:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from grader.errors import GraderError, SubmissionError
 from grader.intake.archive import extract_submission
+from grader.intake.expected_files import require_files
 from grader.results.scoring import build_results, parse_events, read_events
 from grader.sandbox.local import kill_tree, make_undumpable
 
@@ -181,6 +182,7 @@ def grade_local(spec, submission: Path, *, only=None, harness_dir=None) -> dict:
     os.chmod(jobs, 0o711)  # the worker's uid must reach work/, nothing else
     try:
         work = _private_copy(Path(submission), jobs)
+        require_files(work, spec.files)  # a misnamed file: one clear message, no tests run
         _overlay_provided(spec, spec.root, work)
         return run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
                            hidden_dirs=[spec.hidden_tests], workdir=work,
@@ -195,6 +197,7 @@ def check_folder(spec, folder: Path, *, tests: Path, provided_from: Path) -> dic
     jobs = Path(tempfile.mkdtemp(prefix="grader-check-"))
     os.chmod(jobs, 0o711)
     try:
+        require_files(folder, spec.files, recursive=False)
         work = jobs / "work"
         work.mkdir()
         for name in spec.files:

@@ -6,20 +6,26 @@ capability dropped except the four the harness needs to drop the worker to its u
 submission is mounted read-only; the harness leaves its events in a root-only output folder,
 and this side builds ``results.json`` from them (read with a size cap, never following links).
 A wall-clock limit kills the container; OOM is reported as ``memory``; containers are labelled
-and always removed, and ``reap`` removes any a crash left behind. A daemon that is down or an
-image that is missing is an ``infrastructure`` result, retried by the batch, never a zero.
+and always removed. Each is labelled with its owner (host, pid and start time of the process
+that started it): ``reap`` removes only containers whose owner is gone (a crashed or killed
+batch), never another live batch's; ``kill_own`` stops this process's (a batch stopped with a
+second Ctrl-C). A daemon that is down (``EngineUnavailable``) or an image that is missing is an
+``infrastructure`` result, retried by the batch, never a zero.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import socket
 import stat
 import tempfile
 import time
 from pathlib import Path
 
 from grader.intake.archive import extract_submission
-from grader.errors import InfrastructureError
+from grader.intake.expected_files import require_files
+from grader.errors import EngineUnavailable, InfrastructureError
 from grader.results.scoring import build_results, read_events
 
 DEFAULT_IMAGE = "nn-grader/autograder:latest"
@@ -27,6 +33,36 @@ LABEL = "nn-grader"
 EVENTS_CAP = 16 * 1024 * 1024  # bytes of harness events we are willing to read back
 CAPABILITIES = ["CHOWN", "SETUID", "SETGID", "KILL"]
 GRACE = 30  # seconds beyond the assignment's total timeout before the container is killed
+OWNER_LABEL = f"{LABEL}.owner"  # "<host>/<pid>/<start time>" of the process that started it
+
+
+def _start_time(pid: int) -> str | None:
+    """A process's start time (clock ticks since boot): with the pid, it names one process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def _owner_of_pid(pid: int) -> str:
+    return f"{socket.gethostname()}/{pid}/{_start_time(pid)}"
+
+
+def owner_id() -> str:
+    """This process, as the owner label of the containers it starts."""
+    return _owner_of_pid(os.getpid())
+
+
+def _owner_gone(owner: str) -> bool:
+    """True when ``owner`` was a process on this host that no longer runs. Owners on other
+    hosts (a shared engine) are never taken for gone: we cannot see them."""
+    host, _, rest = owner.partition("/")
+    pid, _, started = rest.partition("/")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return _start_time(int(pid)) != started
 
 
 def client():
@@ -41,8 +77,30 @@ def client():
         c.ping()
         return c
     except Exception as e:  # DockerException, connection refused, permission denied...
-        raise InfrastructureError(f"cannot reach the Docker engine ({type(e).__name__}: {e}); "
-                                  "is dockerd running and is DOCKER_HOST right?") from None
+        raise EngineUnavailable(f"cannot reach the Docker engine ({type(e).__name__}: {e}); "
+                                "is dockerd running and is DOCKER_HOST right?") from None
+
+
+def engine_answers(timeout: float = 5.0) -> bool:
+    """Whether the Docker engine answers a ping within ``timeout`` seconds."""
+    try:
+        import docker
+        c = docker.from_env(timeout=timeout)
+        try:
+            return bool(c.ping())
+        finally:
+            c.close()
+    except Exception:  # noqa: BLE001 (any failure means: not now)
+        return False
+
+
+def _connection_errors() -> tuple:
+    """The exceptions that mean the engine went away or hangs (not that a call failed): any
+    failed HTTP exchange with it (refused, cut mid-response, timed out)."""
+    import requests
+    import urllib3
+    return (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+            ConnectionError)
 
 
 def container_options(spec, *, submission: Path, out: Path, image: str, cpus: float,
@@ -60,7 +118,8 @@ def container_options(spec, *, submission: Path, out: Path, image: str, cpus: fl
         nano_cpus=int(cpus * 1e9), cap_drop=["ALL"], cap_add=CAPABILITIES,
         security_opt=["no-new-privileges"], init=True, user="0",
         log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
-        labels={LABEL: "1", f"{LABEL}.job": job, f"{LABEL}.assignment": spec.id},
+        labels={LABEL: "1", f"{LABEL}.job": job, f"{LABEL}.assignment": spec.id,
+                OWNER_LABEL: owner_id()},
         volumes={str(submission): {"bind": "/submission", "mode": "ro"},
                  str(out): {"bind": "/out", "mode": "rw"}},
         environment={},
@@ -99,6 +158,7 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
     workdir = Path(tempfile.mkdtemp(prefix="grader-docker-"))
     try:
         sub = extract_submission(submission, workdir / "submission")
+        require_files(sub, spec.files)  # said here: the container would only fail every test
         os.chmod(workdir, 0o711)
         for root, dirs, files in os.walk(sub):  # readable by the container's harness
             for name in dirs:
@@ -113,7 +173,14 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
         memory_mb = limits.memory_mb * (3 if spec.cuda.files else 2) + 512 + (6144 if gpu else 0)
         opts = container_options(spec, submission=sub, out=out, image=image, cpus=cpus,
                                  memory_mb=memory_mb, tmp_mb=256, job=workdir.name, gpu=gpu)
-        state = _run(c, opts, timeout=limits.total_timeout + GRACE)
+        import docker
+        try:
+            state = _run(c, opts, timeout=limits.total_timeout + GRACE)
+        except _connection_errors() as e:
+            raise EngineUnavailable(f"the Docker engine stopped answering ({type(e).__name__})"
+                                    ) from None
+        except docker.errors.DockerException as e:  # e.g. the container removed meanwhile
+            raise InfrastructureError(f"the Docker engine failed: {e}") from None
         events = out / "harness" / "events.jsonl"
         try:
             raw = _read_capped(events, EVENTS_CAP)
@@ -160,7 +227,7 @@ def _run(c, opts: dict, *, timeout: float) -> dict:
         try:
             status = container.wait(timeout=timeout)
             exit_code = status.get("StatusCode")
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+        except requests.exceptions.ReadTimeout:  # the wall-clock limit (a lost engine is not)
             timed_out, exit_code = True, None
             container.kill()
             container.wait(timeout=30)
@@ -173,29 +240,48 @@ def _run(c, opts: dict, *, timeout: float) -> dict:
     finally:
         try:
             container.remove(force=True)
-        except docker.errors.DockerException:
-            pass
+        except (docker.errors.DockerException, *_connection_errors()):
+            pass  # the engine is away: `reap` removes it once its owner is gone
 
 
-def reap(docker_client=None, *, running_too: bool = False) -> int:
-    """Remove grading containers left behind (a crashed batch, a killed host process).
-    Running ones are left alone unless ``running_too`` (another batch may own them)."""
-    c = docker_client or client()
+def _remove(containers) -> int:
     removed = 0
-    for container in c.containers.list(all=True, filters={"label": LABEL}):
-        if container.status == "running" and not running_too:
-            continue
+    for container in containers:
         try:
             container.remove(force=True)
             removed += 1
-        except Exception:
+        except Exception:  # noqa: BLE001 (gone already, or being removed by its owner)
             pass
     return removed
 
 
-def leftover_containers(docker_client=None) -> list:
+def reap(docker_client=None) -> int:
+    """Remove grading containers whose owner process is gone (a crashed or killed batch, a
+    killed host process), running or not; and unowned ones (older versions) that have exited.
+    A live owner's containers are never touched: another batch, or another TA, is using them."""
     c = docker_client or client()
-    return c.containers.list(all=True, filters={"label": LABEL})
+    dead = []
+    for container in c.containers.list(all=True, filters={"label": LABEL}):
+        owner = container.labels.get(OWNER_LABEL)
+        if (owner and _owner_gone(owner)) or (not owner and container.status != "running"):
+            dead.append(container)
+    return _remove(dead)
+
+
+def own_containers(docker_client=None, *, owner: str | None = None) -> list:
+    """The grading containers started by ``owner`` (default: this process), any state."""
+    c = docker_client or client()
+    return c.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner or owner_id()}"})
+
+
+def kill_own(docker_client=None) -> int:
+    """Kill and remove every container this process started (a batch stopping at once)."""
+    return _remove(own_containers(docker_client))
+
+
+def leftover_containers(docker_client=None) -> list:
+    """This process's grading containers that still exist (after grading: none)."""
+    return own_containers(docker_client)
 
 
 def image_size_mb(tag: str, docker_client=None) -> float:
