@@ -23,6 +23,8 @@ def start_sandbox(job: dict):
     the harness imports pytest and collects). No student code runs until the first call."""
     if not job.get("workdir"):
         return None, None
+    from grader.harness.cuda import snapshot_sources
+    snapshot_sources(job)  # before the sandbox makes the working copy its worker's (uid mode)
     limits = job["limits"]
     sandbox = LocalSandbox(Path(job["workdir"]), WorkerLimits(
         memory_mb=limits["memory_mb"], cpu_seconds=int(limits["total_timeout"]) + 5),
