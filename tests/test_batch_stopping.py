@@ -104,7 +104,7 @@ def test_first_ctrl_c_finishes_the_running_submissions_then_a_rerun_resumes(tmp_
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert {n: float(r["total"]) for n, r in gradebook(out).items()} == {
-        "a_slow": 42, "b_slow": 42, "c": 21, "d": 21, "e": 21}
+        "a_slow": 42, "b_slow": 42, "c": 23, "d": 23, "e": 23}
 
 
 def test_second_ctrl_c_stops_at_once_and_leaves_nothing_behind(tmp_path):
@@ -165,7 +165,10 @@ def test_second_ctrl_c_in_a_docker_batch_kills_its_containers_and_nothing_else(t
         assert proc.returncode == 130 and "Traceback" not in err
         assert "stopped: 2 gradings killed" in err and "re-run the same command" in err
         assert not backend.own_containers(client, owner=owner)
-        assert not list(tmp.iterdir()) and not processes_under(tmp_path)
+        # Only the host's shared uid-lease folder (lock files, kept by design: uids leased to
+        # containers must stay unique across every grading process on the host).
+        assert [p.name for p in tmp.iterdir()] in ([], ["grader-uids"])
+        assert not processes_under(tmp_path)
         bystander.reload()
         assert bystander.status == "running"
     finally:

@@ -32,7 +32,7 @@ from grader import testing
 from grader.wire.bridge import StudentFailure, StudentModules, WorkerSession
 from grader.harness.bench import Bench, ReferenceFailed, TooSlow
 from grader.harness.cuda import CudaSupport, NeedsGpu
-from grader.sandbox.local import LocalSandbox, trusted_tmp
+from grader.sandbox.local import LocalSandbox, job_scratch
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 EVENTS_BUDGET = 12 * 1024 * 1024  # bytes of events one grading may write, all tests together
@@ -167,12 +167,12 @@ class GradingPlugin:
 
     def _prepare_reference(self) -> None:
         """The reference worker's own working copy and sandbox, made before any student code
-        runs, in the harness's own scratch space (``trusted_tmp``): nothing the student fills
+        runs, in the harness's own scratch space (``job_scratch``): nothing the student fills
         later can make it fail. Its worker starts at the first timing test."""
         if not (self.job.get("reference_dir") and self.session is not None):
             return
         try:
-            work = Path(tempfile.mkdtemp(prefix="grader-reference-", dir=trusted_tmp()))
+            work = Path(tempfile.mkdtemp(prefix="grader-reference-", dir=job_scratch()))
             self._ref_cleanup.append(work)
             for name in self.job["modules"] + self.job.get("provided", []):
                 shutil.copy(Path(self.job["reference_dir"]) / f"{name}.py", work / f"{name}.py")

@@ -29,7 +29,7 @@ from grader.intake.archive import extract_submission
 from grader.intake.expected_files import require_files
 from grader.results.scoring import build_results, parse_events, read_events
 from grader.sandbox import cgroups
-from grader.sandbox.local import default_mode, kill_tree, make_undumpable
+from grader.sandbox.local import default_mode, kill_tree, make_undumpable, trusted_tmp
 
 HARNESS_GRACE = 30.0  # seconds the harness gets beyond the total timeout before it is killed
 
@@ -103,6 +103,10 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
     else:
         job_dir = Path(tempfile.mkdtemp(prefix="grader-harness-"))
     os.chmod(job_dir, 0o700)
+    # The harness's scratch (jail mount points, the reference's copy): removed here after the
+    # harness, which cannot remove it when it is killed.
+    scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-", dir=trusted_tmp()))
+    os.chmod(scratch, 0o711)
     try:
         limits = assignment.limits
         job = {
@@ -116,6 +120,7 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
             "limits": dataclasses.asdict(limits),
             "seed": assignment.seed, "check_points": check_points and not only,
             "only": list(only or []), "uids": list(uids) if uids else [None, None],
+            "scratch_dir": str(scratch),
         }
         events = None
         if harness_dir is None:
@@ -145,6 +150,7 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
                              execution_time=time.monotonic() - start,
                              missing_kind=missing_kind, missing_reason=reason)
     finally:
+        shutil.rmtree(scratch, ignore_errors=True)
         if harness_dir is None:
             shutil.rmtree(job_dir, ignore_errors=True)
 

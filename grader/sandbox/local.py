@@ -72,6 +72,17 @@ def trusted_tmp() -> Path:
     return Path(os.environ.get(TRUSTED_TMP_VAR) or tempfile.gettempdir())
 
 
+JOB_SCRATCH_VAR = "GRADER_JOB_SCRATCH"
+
+
+def job_scratch() -> Path:
+    """Where a harness puts what it makes for one grading (the jail's mount points, the
+    reference's working copy): ``$GRADER_JOB_SCRATCH``, a folder in ``trusted_tmp`` that the
+    harness's supervisor made for this run and removes after it, even when the harness was
+    killed (a timeout, a batch stopped at once); else ``trusted_tmp``."""
+    return Path(os.environ.get(JOB_SCRATCH_VAR) or trusted_tmp())
+
+
 def clean_environment() -> dict[str, str]:
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp",
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
@@ -368,7 +379,7 @@ class LocalSandbox:
             self._lease = UidLease() if uid is None else GivenUid(uid)
         # The jail's mount point: an empty folder of ours, removed with the sandbox (it is
         # created outside the worker's namespace, so nothing else would remove it).
-        self._scratch = Path(tempfile.mkdtemp(prefix="grader-jail-", dir=trusted_tmp())) \
+        self._scratch = Path(tempfile.mkdtemp(prefix="grader-jail-", dir=job_scratch())) \
             if self.mode == "jail" else None
         # The jail's worker tree in a group of its own (CPU quota, process limit); a GPU
         # worker's in any mode (its memory limit), where the machine lets us make one.

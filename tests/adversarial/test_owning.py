@@ -271,7 +271,7 @@ def _batch(tmp_path, subs: dict, assignment: str, backend: str) -> dict:
     summary = batch.batch(folder, assignment=assignment, out=tmp_path / "out", jobs=2,
                           backend=backend, progress=False)
     assert summary["statuses"] == {"ok": len(subs)}, summary
-    return {name: json.loads((tmp_path / "out" / name / "results.json").read_text())
+    return {name: json.loads((tmp_path / "out" / "students" / name / "results.json").read_text())
             for name in subs}
 
 
