@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from grader.gpu import ptx as ptx_mod
-from grader.sandbox.local import LocalSandbox, WorkerLimits
+from grader.sandbox.local import LocalSandbox, WorkerLimits, job_scratch
 from grader.wire.bridge import StudentError, StudentModules, WorkerSession, WorkerUnavailable
 
 SIMULATOR_ENV = {"NUMBA_ENABLE_CUDASIM": "1", "MALLOC_ARENA_MAX": "2"}
@@ -136,7 +136,7 @@ class CudaSupport:
         self.present = set(self.sources)
         self._copy = None
         if work is not None:  # the CUDA worker's own working copy (its own uid in uid mode)
-            self._copy = Path(tempfile.mkdtemp(prefix="grader-cuda-"))
+            self._copy = Path(tempfile.mkdtemp(prefix="grader-cuda-", dir=job_scratch()))
             for name in self.present:
                 (self._copy / f"{name}.py").write_bytes(self.sources[name])
             self._cleanup.append(lambda: shutil.rmtree(self._copy, ignore_errors=True))
@@ -187,7 +187,7 @@ class CudaSupport:
             if not ref_dir:
                 pytest.fail("GPU timing needs the reference solution (hidden tests only)",
                             pytrace=False)
-            work = Path(tempfile.mkdtemp(prefix="grader-cuda-reference-"))
+            work = Path(tempfile.mkdtemp(prefix="grader-cuda-reference-", dir=job_scratch()))
             self._cleanup.append(lambda: shutil.rmtree(work, ignore_errors=True))
             names = list(self.modules)
             if (Path(ref_dir) / "baselines_cuda.py").is_file():
@@ -212,7 +212,7 @@ class CudaSupport:
         except UnicodeDecodeError:
             return result(False, "source", f"{module}.py is not UTF-8 text")
         _require_numba()
-        empty = Path(tempfile.mkdtemp(prefix="grader-compile-"))
+        empty = Path(tempfile.mkdtemp(prefix="grader-compile-", dir=job_scratch()))
         session = self._session(empty, [], entry="grader.gpu.compile_check")
         try:
             report = session.request({"op": "compile", "source": source,
