@@ -186,3 +186,42 @@ def docker_or_skip():
         if os.environ.get("GRADER_REQUIRE_DOCKER"):
             pytest.fail(f"Docker is required here but unusable: {e}")
         pytest.skip(f"no Docker engine or image: {e}")
+
+
+def _task_with_slow_cleanup(marks: Path) -> None:
+    try:
+        (marks / "started").touch()
+        time.sleep(60)
+    finally:
+        (marks / "cleaning").touch()
+        time.sleep(1.0)
+        (marks / "cleaned").touch()
+
+
+def _pool_worker(marks: Path) -> None:
+    from grader.batch.stopping import run_task, worker_init
+    worker_init()
+    run_task(_task_with_slow_cleanup, marks)
+
+
+def _wait_for(path: Path, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.01)
+
+
+def test_a_second_sigterm_does_not_cut_a_workers_cleanup_short(tmp_path):
+    """A killed batch SIGTERMs each pool worker, and the executor, finding one worker gone,
+    SIGTERMs the others again: the second must not interrupt the first's `finally` blocks
+    (seen in CI as a harness's folders left behind after a second Ctrl-C)."""
+    import multiprocessing
+    proc = multiprocessing.get_context("fork").Process(target=_pool_worker, args=(tmp_path,))
+    proc.start()
+    _wait_for(tmp_path / "started")
+    os.kill(proc.pid, signal.SIGTERM)
+    _wait_for(tmp_path / "cleaning")
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.join(20)
+    assert (tmp_path / "cleaned").exists()
+    assert proc.exitcode == 0

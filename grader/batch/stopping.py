@@ -4,9 +4,9 @@
   taking locks inside a signal handler can deadlock); the batch loop reads it within a fraction
   of a second: the first press finishes what is running, the second stops at once.
 - Pool workers ignore SIGINT (the terminal sends it to the whole process group; only the batch
-  process decides), die with their parent (``PR_SET_PDEATHSIG``), and on SIGTERM kill their
-  harness and its whole tree, let the task's ``finally`` blocks remove its temporary folders,
-  and exit without reporting back.
+  process decides), die with their parent (``PR_SET_PDEATHSIG``), and on the first SIGTERM kill
+  their harness and its whole tree, let the task's ``finally`` blocks remove its temporary
+  folders (further SIGTERMs ignored meanwhile), and exit without reporting back.
 """
 from __future__ import annotations
 
@@ -65,6 +65,9 @@ def _children() -> list[int]:
 def _on_sigterm(signum, frame):
     if not _busy:
         os._exit(0)
+    # Once: the unwinding below must not itself be interrupted. A second SIGTERM does come: a
+    # process pool that finds one worker gone terminates the others (they may be cleaning up).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for pid in _children():  # the harness, its worker and whatever they started
         kill_tree(pid)
     raise KeyboardInterrupt  # unwinds the task: its `finally` blocks remove its temp folders
