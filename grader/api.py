@@ -35,7 +35,7 @@ from grader.harness.supervisor import (check_folder, grade_submission,  # noqa: 
                                        preload_harness)
 from grader.results.outputs import prepare_folder  # noqa: E402
 from grader.results.scoring import failure_results, write_json_atomic  # noqa: E402
-from grader.sandbox.image import DEFAULT_BASE, DEFAULT_TAG  # noqa: E402
+from grader.sandbox.image import DEFAULT_BASE  # noqa: E402
 
 REPO_ROOT = config_mod.REPO_ROOT
 
@@ -211,9 +211,10 @@ def release(assignment: str, *, solutions=None, out=None) -> Path:
     return _release(assignment, solutions_dir=solutions, out_dir=out)
 
 
-def build_image(*, assignments=None, base: str = DEFAULT_BASE, tag: str = DEFAULT_TAG,
-                progress=print) -> dict:
-    """Build the autograder image with ``assignments`` (default: all); return its tag, size
-    and assignments."""
+def build_image(*, assignments=None, base: str = DEFAULT_BASE, tag: str | None = None,
+                gpu: bool = False, progress=print) -> dict:
+    """Build the autograder image with ``assignments`` (default: all); ``gpu`` builds the GPU
+    image (Dockerfile.gpu). ``tag`` defaults to nn-grader/autograder(-gpu):latest. Returns its
+    tag, size and assignments."""
     from grader.sandbox.image import build
-    return build(assignments=assignments, base=base, tag=tag, progress=progress)
+    return build(assignments=assignments, base=base, tag=tag, gpu=gpu, progress=progress)

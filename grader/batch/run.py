@@ -7,7 +7,9 @@ skips students already graded whose submission is unchanged (its SHA-256 is in t
 regrades those whose submission changed, and with ``regrade`` everyone; so a batch killed at any
 moment finishes on the next run with every student graded exactly once. ``gradebook.csv`` is
 rebuilt from those records. An ``infrastructure`` result is retried, and never replaces an
-earlier good one.
+earlier good one. A ``needs_gpu`` record (GPU-only tests not run on a machine without a GPU)
+counts as graded; ``regrade_pending`` on a GPU machine grades exactly those students again,
+which completes their pending points.
 
 Before the first student the set-up is checked (the Docker engine, the image, the assignment
 in it; the output folder), so a broken set-up is one message, not a class graded as failed.
@@ -52,7 +54,7 @@ ENGINE_RETRIES = 3  # times one student is regraded after the engine went away u
 def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: int = 2,
           scheduler: str | None = None, regrade: bool = False, image: str | None = None,
           progress: bool = True, engine_wait: float = 60.0,
-          similarity: bool = False) -> dict:
+          similarity: bool = False, regrade_pending: bool = False) -> dict:
     """Grade every student in ``submissions``; write results, feedback, gradebook.csv and the
     HTML pages (``index.html``, a ``feedback.html`` per student). Each student's files as
     graded are kept beside their results (for ``grader similarity``); with ``similarity`` the
@@ -62,6 +64,8 @@ def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: in
     if backend not in ("local", "docker"):
         raise GraderError(f"unknown backend {backend!r} (use local or docker)")
     spec = find_assignment(assignment)
+    if regrade_pending:
+        _require_gpu(backend, scheduler)
     out = prepare_folder(out)
     if backend == "docker" and not scheduler:
         _check_docker(spec, image)
@@ -69,7 +73,7 @@ def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: in
     try:
         with tempfile.TemporaryDirectory(prefix="grader-batch-") as scratch:
             students = discover(Path(submissions), spec.id, Path(scratch), exclude=[out])
-            todo, changed = _to_grade(out, students, regrade)
+            todo, changed = _to_grade(out, students, regrade, regrade_pending)
             skipped = len(students) - len(todo)
             for s in [s for s in todo if s.problem]:  # e.g. two submissions for one name
                 _record(out, s, failed_record(s.name, s.key, spec.id, "submission_error",
@@ -113,18 +117,31 @@ def _check_docker(spec, image) -> None:
     backend.reap(c)
 
 
-def _to_grade(out: Path, students, regrade: bool):
+def _to_grade(out: Path, students, regrade: bool, regrade_pending: bool = False):
     """The students to grade now, and how many of them were graded before from content that
-    has changed since (their record holds another ``submission_sha256``)."""
+    has changed since (their record holds another ``submission_sha256``). Pending GPU points
+    (``needs_gpu``) count as graded, unless ``regrade_pending``."""
     todo, changed = [], 0
     for s in students:
         old = read_record(out, s.key)
-        if regrade or old is None or old.get("status") != "ok":
+        status = old.get("status") if old else None
+        if regrade or old is None or status not in ("ok", "needs_gpu") \
+                or status == "needs_gpu" and regrade_pending:
             todo.append(s)
         elif old.get("submission_sha256") != s.digest:
             todo.append(s)
             changed += 1
     return todo, changed
+
+
+def _require_gpu(backend: str, scheduler: str | None) -> None:
+    """--regrade-pending on a machine without a GPU would leave every point pending."""
+    if scheduler or backend == "docker":
+        return  # the GPU is the workers' (or the containers' host's); they report needs_gpu
+    from grader.gpu.device import detect, why_not
+    if detect() is None:
+        raise GraderError(f"--regrade-pending needs a GPU, and {why_not()}: run it on a GPU "
+                          "machine")
 
 
 def _record(out: Path, student, results: dict, spec) -> dict:

@@ -35,6 +35,19 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Cuda:
+    """The assignment's numba-cuda files: their own worker (the simulator without a GPU), a
+    compile check for a real GPU target, and timing on a GPU."""
+    files: tuple[str, ...] = ()
+    compute_capability: tuple[int, int] = (7, 5)  # the compile check's target (cu13: >= 7.5)
+    gpu_speed_ratio: float = 2.0  # default limit of gpu_bench.compare (student / reference)
+
+    @property
+    def modules(self) -> list[str]:
+        return [Path(f).stem for f in self.files]
+
+
+@dataclass(frozen=True)
 class Timing:
     """What ``grader check`` times for a timed problem (``timing:`` in assignment.yaml): the
     student's ``function`` on the hidden timing test's shape, against a yardstick (one plain
@@ -77,11 +90,17 @@ class Assignment:
     seed: int = 0
     root: Path = Path(".")  # the folder holding assignment.yaml
     provided: tuple[str, ...] = ()  # helper modules given to students, read-only in effect
+    cuda: Cuda = field(default_factory=Cuda)
     timing: tuple[Timing, ...] = ()  # what `grader check` times (timed problems)
 
     @property
     def modules(self) -> list[str]:
         return [Path(f).stem for f in self.files]
+
+    @property
+    def host_modules(self) -> list[str]:
+        """The student's modules that run in the ordinary (NumPy) worker."""
+        return [m for m in self.modules if m not in self.cuda.modules]
 
     @property
     def provided_modules(self) -> list[str]:
@@ -107,9 +126,10 @@ class Assignment:
 
 
 _TOP_KEYS = {"id": str, "title": str, "title_zh": str, "files": list, "provided": list,
-             "problems": list, "limits": dict, "seed": int, "timing": list}
+             "problems": list, "limits": dict, "seed": int, "timing": list, "cuda": dict}
 _REQUIRED = ("id", "title", "files", "problems")
 _PROBLEM_KEYS = {"id": str, "title": str, "points": (int, float)}
+_CUDA_KEYS = {"files": list, "compute_capability": list, "gpu_speed_ratio": (int, float)}
 _TIMING_KEYS = {"problem": str, "function": str, "args": list, "kwargs": dict, "setup": dict,
                 "multiply_adds": (int, float), "good": (int, float), "limit": (int, float)}
 _TIMING_REQUIRED = ("problem", "function", "args", "multiply_adds", "good", "limit")
@@ -216,11 +236,32 @@ def load_assignment(path: Path | str, *, require_sources: bool = True) -> Assign
                    for i, raw in enumerate(data.get("timing", [])))
     return Assignment(id=data["id"], title=data["title"], files=tuple(files),
                       provided=tuple(provided), timing=timing,
+                      cuda=_load_cuda(path, data.get("cuda", {}), files),
                       problems=tuple(problems), limits=Limits(**limits),
                       title_zh=data.get("title_zh", ""), seed=data.get("seed", 0),
                       root=path.parent.resolve())
 
 
+def _load_cuda(path, raw: dict, files) -> Cuda:
+    for key, value in raw.items():
+        if key not in _CUDA_KEYS:
+            raise ConfigError(f"{path}: unknown key `cuda.{key}` (known: {', '.join(_CUDA_KEYS)})")
+        _check_type(path, f"cuda.{key}", value, _CUDA_KEYS[key])
+    cuda_files = raw.get("files", [])
+    for i, name in enumerate(cuda_files):
+        if name not in files:
+            raise ConfigError(f"{path}: `cuda.files[{i}]` {name!r} is not one of the student "
+                              f"files {list(files)}")
+    cc = raw.get("compute_capability", [7, 5])
+    if len(cc) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in cc) \
+            or tuple(cc) < (7, 5):
+        raise ConfigError(f"{path}: `cuda.compute_capability` must be [major, minor], at least "
+                          f"[7, 5] (the CUDA 13 compiler's oldest target), got {cc!r}")
+    ratio = raw.get("gpu_speed_ratio", 2.0)
+    if ratio <= 0:
+        raise ConfigError(f"{path}: `cuda.gpu_speed_ratio` must be positive")
+    return Cuda(files=tuple(cuda_files), compute_capability=(cc[0], cc[1]),
+                gpu_speed_ratio=float(ratio))
 def _check_timing_arg(where: str, value, *, has_setup: bool) -> None:
     """An argument of a timed call: ``{random: shape, scale: s}`` (a random float64 array),
     ``{setup: i}`` (element ``i`` of the setup call's result; ``null``: all of it), a list of

@@ -25,6 +25,8 @@ def start_sandbox(job: dict):
         os.environ[JOB_SCRATCH_VAR] = job["scratch_dir"]
     if not job.get("workdir"):
         return None, None
+    from grader.harness.cuda import snapshot_sources
+    snapshot_sources(job)  # before the sandbox makes the working copy its worker's (uid mode)
     limits = job["limits"]
     sandbox = LocalSandbox(Path(job["workdir"]), WorkerLimits(
         memory_mb=limits["memory_mb"], cpu_seconds=int(limits["total_timeout"]) + 5),

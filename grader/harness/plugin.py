@@ -31,6 +31,7 @@ import pytest
 from grader import testing
 from grader.wire.bridge import StudentFailure, StudentModules, WorkerSession
 from grader.harness.bench import Bench, ReferenceFailed, TooSlow
+from grader.harness.cuda import CudaSupport, NeedsGpu
 from grader.sandbox.local import LocalSandbox, job_scratch
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -64,11 +65,14 @@ class GradingPlugin:
         self._written = 0
         self._tests_left = 0
         self.output_cap = job["limits"].get("output_kb", 64) * 1024
+        self.cuda = CudaSupport(job, self) if job.get("cuda") else None  # student_cuda, gpu
 
     # -- configuration ----------------------------------------------------------------------
     def pytest_configure(self, config):
         for spec, help_text in MARKERS.items():
             config.addinivalue_line("markers", f"{spec}: {help_text}")
+        if self.cuda is not None:
+            config.pluginmanager.register(self.cuda, "grader-cuda")
 
     def _emit(self, event: dict) -> None:
         line = json.dumps(event, allow_nan=False) + "\n"
@@ -189,6 +193,8 @@ class GradingPlugin:
         return self._ref_session
 
     def close(self) -> None:
+        if self.cuda is not None:
+            self.cuda.close()
         if self._ref_session is not None:
             self._ref_session.close()
             self._ref_session = None
@@ -233,6 +239,8 @@ class GradingPlugin:
                 kind, message = _classify(call.excinfo, failed_setup)
             output = self.session.take_output() if self.session is not None else ""
             self._tests_left -= 1
+            if self.cuda is not None:
+                output += self.cuda.take_output()
             self._emit({"event": "result", "id": item.nodeid,
                         "outcome": "passed" if report.passed else "failed", "kind": kind,
                         "message": _fit(message, MESSAGE_CAP),
@@ -301,6 +309,8 @@ def _classify(excinfo, in_setup: bool) -> tuple[str, str]:
     if excinfo is None:
         return "error", "the test did not pass"
     exc = excinfo.value
+    if isinstance(exc, NeedsGpu):
+        return "needs_gpu", str(exc)
     if isinstance(exc, TooSlow):
         return "too_slow", str(exc)
     if isinstance(exc, ReferenceFailed):

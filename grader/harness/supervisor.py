@@ -158,7 +158,8 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
         limits = assignment.limits
         job = {
             "harness_dir": str(job_dir), "events": str(job_dir / "events.jsonl"),
-            "workdir": str(workdir) if workdir else None, "modules": assignment.modules,
+            "workdir": str(workdir) if workdir else None, "modules": assignment.host_modules,
+            "cuda": _cuda_job(assignment),
             "provided": assignment.provided_modules,
             "test_dirs": [str(d) for d in test_dirs], "hidden_dirs": [str(d) for d in hidden_dirs],
             "reference_dir": str(reference_dir) if reference_dir else None,
@@ -202,6 +203,19 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
         shutil.rmtree(scratch, ignore_errors=True)
         if harness_dir is None:
             shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _cuda_job(assignment) -> dict | None:
+    """The CUDA part of a job: its files, the compile target, and this machine's GPU."""
+    if not assignment.cuda.files:
+        return None
+    from grader.gpu.device import why_not
+    from grader.harness.cuda import gpu_for_job
+    gpu = gpu_for_job()
+    return {"modules": assignment.cuda.modules,
+            "compute_capability": list(assignment.cuda.compute_capability),
+            "gpu_speed_ratio": assignment.cuda.gpu_speed_ratio, "gpu": gpu,
+            "no_gpu_reason": None if gpu else why_not()}
 
 
 def _private_copy(submission: Path, into: Path) -> Path:

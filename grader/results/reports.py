@@ -12,7 +12,7 @@ from grader.results.safe_text import visible
 
 _KIND_LABEL = {"passed": "ok", "wrong_answer": "wrong answer", "error": "error",
                "timeout": "timeout", "crash": "crash", "memory": "memory", "too_slow": "too slow",
-               "infrastructure": "grader problem"}
+               "infrastructure": "grader problem", "needs_gpu": "pending a GPU"}
 
 
 def _color(text: str, code: str, stream=sys.stdout) -> str:
@@ -170,7 +170,8 @@ def feedback(results: dict) -> str:
         lines.append(f"{failed} of {len(tests)} tests failed; they run once your files import.")
         return "\n".join(lines) + "\n"
     for t in tests:
-        mark = "ok  " if t["status"] == "passed" else "FAIL"
+        mark = "ok  " if t["status"] == "passed" else "PEND" if t["kind"] == "needs_gpu" \
+            else "FAIL"
         lines.append(f"{mark} [{t['problem']}] {t['name']}  {t['score']:g}/{t['max_score']:g}")
         if t["status"] != "passed" and t["output"]:
             lines.append(_indent(t["output"].rstrip()[:2000]))

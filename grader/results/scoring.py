@@ -2,7 +2,9 @@
 
 The expected tests come from the harness's collection, before any student code ran. A test
 scores its points only with an explicit ``passed`` result; a test with no result (the harness
-stopped, the total time ran out) scores zero with a kind saying why.
+stopped, the total time ran out) scores zero with a kind saying why. A GPU-only test on a
+machine without a GPU has kind ``needs_gpu``: it scores nothing yet, its points are listed under
+``pending_gpu`` and the submission's status is ``needs_gpu`` until a GPU run completes it.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ IMPORT_FAILED = "importing your files failed: "
 SUITE_INVALID = "the test suite is invalid"  # how the plugin fails each test of a bad suite
 
 KINDS = ("passed", "wrong_answer", "error", "timeout", "crash", "memory", "too_slow",
-         "infrastructure")
+         "infrastructure", "needs_gpu")
 
 
 def read_events(path: Path) -> tuple[list[dict] | None, list[str], dict[str, dict]]:
@@ -88,7 +90,7 @@ def _test_output(meta: dict, result: dict) -> str:
     kind = result["kind"]
     if result["outcome"] == "passed":
         return "" if meta["hidden"] else result.get("output", "")
-    if meta["hidden"] and kind not in ("infrastructure",):
+    if meta["hidden"] and kind not in ("infrastructure", "needs_gpu"):
         hint = meta.get("hint") or "a hidden test"
         return f"{kind.replace('_', ' ')}: {hint}{_speed(result.get('measured', {}))}"
     parts = [result.get("message", "")]
@@ -143,25 +145,38 @@ def build_results(assignment, expected, suite_errors, results, *, execution_time
         problems[problem.id] = {"score": sum(t["score"] for t in mine),
                                 "max_score": sum(t["max_score"] for t in mine),
                                 "kinds": sorted({t["kind"] for t in mine} - {"passed"})}
-    status = "ok"
+    pending = [t for t in tests if t["kind"] == "needs_gpu"]
+    status = "needs_gpu" if pending else "ok"
     if suite_errors or not tests or any(t["kind"] == "infrastructure" for t in tests):
         status = "infrastructure"
     # Normally the assignment's total (checked against the tests' points at collection); for
     # `grader check`, which runs the public tests only, the total of those tests.
     max_score = sum(t["max_score"] for t in tests) if tests else assignment.max_score
     output = f"{assignment.title}: {score:g} / {max_score:g} points"
+    pending_points = sum(t["max_score"] for t in pending)
+    if pending:
+        output += f" ({pending_points:g} points pending a GPU run)"
     if suite_errors:
         output += "\nThe grader could not grade this submission:\n" + "\n".join(suite_errors)
-    import_error = next((r["message"][len(IMPORT_FAILED):] for r in results.values()
-                         if str(r.get("message", "")).startswith(IMPORT_FAILED)), "")
+    # The CUDA files load in a worker of their own: their import failing stops only their tests.
+    failed_imports = [r["message"][len(IMPORT_FAILED):] for r in results.values()
+                      if str(r.get("message", "")).startswith(IMPORT_FAILED)]
+    cuda_files = tuple(getattr(getattr(assignment, "cuda", None), "files", ()))
+    cuda_error = next((m for m in failed_imports if any(f in m for f in cuda_files)), "")
+    import_error = next((m for m in failed_imports if m != cuda_error), "")
     if import_error:
         output += ("\nYour files could not be imported, so no test could use them:\n"
                    + import_error)
+    if cuda_error:
+        output += ("\nYour CUDA file could not be imported, so its tests could not use it:\n"
+                   + cuda_error)
     graded = {"score": score, "max_score": max_score,
               "execution_time": round(execution_time, 3), "output": output,
               "visibility": "visible", "stdout_visibility": "hidden",
               "tests": tests, "assignment": assignment.id, "status": status,
               "problems": problems}
+    if pending:
+        graded["pending_gpu"] = {"points": pending_points, "tests": [t["name"] for t in pending]}
     if suite_errors:  # said once here; each test only points at it
         graded["suite_errors"] = list(suite_errors)
         for t in tests:

@@ -5,7 +5,8 @@ one pool: a submission that starts many busy processes would slow its neighbour'
 Each sandbox's worker tree goes into a group of its own with a CPU quota (one CPU by default:
 a worker is single-threaded, so an honest one never feels it), a higher CPU weight than an
 ordinary process (a timed call is not preempted by the rest of the machine) and a process
-limit, so whatever a student starts competes only with itself.
+limit, so whatever a student starts competes only with itself. A GPU worker's group also holds
+its memory limit (RLIMIT_AS breaks the CUDA driver, which reserves large virtual ranges).
 
 cgroup v1 (a hierarchy per controller under ``/sys/fs/cgroup/<controller>``: ``cpu`` with
 ``cpu.cfs_quota_us``, ``pids`` with ``pids.max``) and v2 (one unified hierarchy: ``cpu.max``,
@@ -66,31 +67,50 @@ def describe(root: Path = ROOT) -> str:
 
 
 class WorkerCgroup:
-    """One sandbox's group, ``nn-grader-<name>``: a CPU quota of ``cpus`` and at most
-    ``pids`` processes. ``enter()`` is called in the worker's process before it exec's (so
-    everything it starts is inside from the first instruction); ``close()`` kills what is
-    left in the group and removes it."""
+    """One sandbox's group, ``nn-grader-<name>``: a CPU quota of ``cpus``, at most ``pids``
+    processes and, with ``memory_mb``, a memory limit (without swap). ``enter()`` is called in
+    the worker's process before it exec's (so everything it starts is inside from the first
+    instruction); ``close()`` kills what is left in the group and removes it. ``how`` says
+    what is limited, for reports."""
 
-    def __init__(self, name: str, *, cpus: float = 1.0, pids: int = 128, root: Path = ROOT):
+    def __init__(self, name: str, *, cpus: float = 1.0, pids: int = 128,
+                 memory_mb: int | None = None, root: Path = ROOT):
         self.version = available(root)
         if not self.version:
             raise OSError("no usable cgroup hierarchy")
         quota = max(1000, int(cpus * PERIOD_US))
-        if self.version == "v2":
-            _write(root / "cgroup.subtree_control", "+cpu +pids")
-            self.dirs = [root / (PREFIX + name)]
-            self.dirs[0].mkdir(exist_ok=True)
-            _write(self.dirs[0] / "cpu.max", f"{quota} {PERIOD_US}")
-            _write(self.dirs[0] / "cpu.weight", str(100 * WEIGHT))
-            _write(self.dirs[0] / "pids.max", str(pids))
-        else:
-            self.dirs = [root / "cpu" / (PREFIX + name), root / "pids" / (PREFIX + name)]
-            for d in self.dirs:
-                d.mkdir(exist_ok=True)
-            _write(self.dirs[0] / "cpu.cfs_period_us", str(PERIOD_US))
-            _write(self.dirs[0] / "cpu.cfs_quota_us", str(quota))
-            _write(self.dirs[0] / "cpu.shares", str(1024 * WEIGHT))
-            _write(self.dirs[1] / "pids.max", str(pids))
+        memory = None if memory_mb is None else str(memory_mb * 1024 * 1024)
+        self.dirs = []
+        try:
+            if self.version == "v2":
+                _write(root / "cgroup.subtree_control",
+                       "+cpu +pids" + (" +memory" if memory else ""))
+                group = root / (PREFIX + name)
+                group.mkdir(exist_ok=True)
+                self.dirs = [group]
+                _write(group / "cpu.max", f"{quota} {PERIOD_US}")
+                _write(group / "cpu.weight", str(100 * WEIGHT))
+                _write(group / "pids.max", str(pids))
+                if memory:
+                    _write(group / "memory.max", memory)
+                    _write(group / "memory.swap.max", "0", missing_ok=True)
+            else:
+                controllers = ["cpu", "pids"] + (["memory"] if memory else [])
+                self.dirs = [root / c / (PREFIX + name) for c in controllers]
+                for d in self.dirs:
+                    d.mkdir(exist_ok=True)
+                _write(self.dirs[0] / "cpu.cfs_period_us", str(PERIOD_US))
+                _write(self.dirs[0] / "cpu.cfs_quota_us", str(quota))
+                _write(self.dirs[0] / "cpu.shares", str(1024 * WEIGHT))
+                _write(self.dirs[1] / "pids.max", str(pids))
+                if memory:
+                    _write(self.dirs[2] / "memory.limit_in_bytes", memory)
+                    _write(self.dirs[2] / "memory.memsw.limit_in_bytes", memory, missing_ok=True)
+        except OSError:
+            self.close()  # nothing half-made is left behind
+            raise
+        self.how = (f"cgroup {self.version}, {cpus:g} CPU, {pids} processes"
+                    + (f", {memory_mb} MB" if memory else ""))
 
     def enter(self) -> None:
         """Move the calling process into the group (in the child, before exec)."""
@@ -124,6 +144,8 @@ class WorkerCgroup:
                 time.sleep(0.02)
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str, *, missing_ok: bool = False) -> None:
+    if missing_ok and not path.exists():  # e.g. no swap accounting on this kernel
+        return
     with open(path, "w") as f:
         f.write(text)

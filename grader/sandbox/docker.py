@@ -109,20 +109,24 @@ def _connection_errors() -> tuple:
 
 
 def container_options(spec, *, submission: Path, out: Path, image: str, cpus: float,
-                      memory_mb: int, tmp_mb: int, job: str, only=(), uids=()) -> dict:
-    """The flags every grading container runs with (one place, so tests can check them)."""
-    from docker.types import LogConfig
+                      memory_mb: int, tmp_mb: int, job: str, only=(), uids=(),
+                      gpu: bool = False) -> dict:
+    """The flags every grading container runs with (one place, so tests can check them).
+    ``gpu``: the host's GPUs are passed in (NVIDIA container toolkit) for CUDA problems."""
+    from docker.types import DeviceRequest, LogConfig
+    extra = {"device_requests": [DeviceRequest(count=-1, capabilities=[["gpu"]])]} if gpu else {}
     command = ["--assignment", spec.id] + [arg for name in only or () for arg in ("--only", name)]
     if uids:
         command += ["--uids", ",".join(str(u) for u in uids)]
-    return dict(
+    return dict(**extra,
         image=image, command=command, detach=True,
         network_mode="none", read_only=True,
         # /tmp is the student's (and holds its working copy); /grader-tmp is the harness's
         # own, root-only: the reference worker's files, the jail's and the uid leases' folders.
         tmpfs={"/tmp": f"size={tmp_mb}m,mode=1777,nosuid,nodev",
                TRUSTED_TMP: "size=64m,mode=0711,nosuid,nodev"},
-        pids_limit=256, mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m",
+        pids_limit=256 + (1100 if spec.cuda.files else 0),  # the CUDA simulator's threads
+        mem_limit=f"{memory_mb}m", memswap_limit=f"{memory_mb}m",
         nano_cpus=int(cpus * 1e9), cap_drop=["ALL"], cap_add=CAPABILITIES,
         security_opt=["no-new-privileges"], init=True, user="0",
         log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
@@ -132,6 +136,14 @@ def container_options(spec, *, submission: Path, out: Path, image: str, cpus: fl
                  str(out): {"bind": "/out", "mode": "rw"}},
         environment={TRUSTED_TMP_VAR: TRUSTED_TMP},
     )
+
+
+def _host_gpu(spec) -> bool:
+    """Pass the GPU in when the assignment has CUDA problems and this host has a GPU."""
+    if not spec.cuda.files:
+        return False
+    from grader.gpu.device import detect
+    return detect() is not None
 
 
 def _read_capped(path: Path, cap: int) -> bytes:
@@ -170,6 +182,10 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
                 os.chmod(os.path.join(root, name), 0o644)
         out = workdir / "out"
         out.mkdir(mode=0o700)
+        gpu = _host_gpu(spec)
+        # CUDA problems add a worker and the compile check; on a GPU, two workers holding CUDA
+        # contexts (the student's and the reference's) need a few GB more.
+        memory_mb = limits.memory_mb * (3 if spec.cuda.files else 2) + 512 + (6144 if gpu else 0)
         # The worker uids, leased here from the same pool as the local sandbox's, for as long
         # as the container lives: unique across everything on this host.
         try:
@@ -178,9 +194,8 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
             leases = []
         try:
             opts = container_options(spec, submission=sub, out=out, image=image, cpus=cpus,
-                                     memory_mb=limits.memory_mb * 2 + 512, tmp_mb=256,
-                                     job=workdir.name, only=only,
-                                     uids=[lease.uid for lease in leases])
+                                     memory_mb=memory_mb, tmp_mb=256, job=workdir.name,
+                                     only=only, uids=[lease.uid for lease in leases], gpu=gpu)
             import docker
             try:
                 state = _run(c, opts, timeout=limits.total_timeout + GRACE)

@@ -1,10 +1,13 @@
-"""``grader image build``: the autograder image, built without network access.
+"""``grader image build [--gpu]``: the autograder image, built without network access.
 
 The build context is prepared here: a wheelhouse of the exact versions installed on this host
 (``pip download`` on the host, since pip cannot reach an index inside ``docker build``), the
 grader package, and the selected assignments. ``BASE_IMAGE`` defaults to the official
 ``python:3.11-slim``; where no registry answers, ``autograder_image/make_local_base.sh`` makes a
-local one.
+local one. Assignments with CUDA files add numba-cuda with the CUDA runtime (the simulator) and
+NVVM/NVRTC (the compile check); ``--gpu`` builds ``Dockerfile.gpu``, which adds CuPy (the cuBLAS
+baseline of the GPU timing) and the settings the NVIDIA container toolkit reads. Wheels are
+cached between builds.
 """
 from __future__ import annotations
 
@@ -22,8 +25,12 @@ from grader.course.config import REPO_ROOT, find_assignment, solutions_dir
 from grader.errors import GraderError, InfrastructureError
 
 DEFAULT_TAG = "nn-grader/autograder:latest"
+DEFAULT_GPU_TAG = "nn-grader/autograder-gpu:latest"
 DEFAULT_BASE = "python:3.11-slim"
 RUNTIME_PACKAGES = ("numpy", "pytest", "pyyaml", "msgpack")
+# The CUDA problems: the simulator needs the first two, the compile check the last two.
+CUDA_PACKAGES = ("numba-cuda", "nvidia-cuda-runtime", "nvidia-nvvm", "nvidia-cuda-nvrtc")
+GPU_PACKAGES = ("cupy-cuda13x",)  # the cuBLAS baseline, on a GPU only
 WHEEL_CACHE = Path.home() / ".cache" / "nn-grader" / "wheelhouse"
 ASSIGNMENTS_LABEL = "nn-grader.assignments"  # {id: digest} of the assignments in the image
 _NOT_COPIED = ("__pycache__", "*.pyc", "mutants")
@@ -66,10 +73,10 @@ def check_image(spec, image: str, docker_client) -> None:
                                   "with `grader image build`")
 
 
-def _requirements() -> list[str]:
+def _requirements(packages=RUNTIME_PACKAGES) -> list[str]:
     """The runtime packages pinned to the versions this host runs (tested together)."""
     pins = []
-    for name in RUNTIME_PACKAGES:
+    for name in packages:
         try:
             pins.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
@@ -77,9 +84,9 @@ def _requirements() -> list[str]:
     return pins
 
 
-def prepare_wheelhouse(dest: Path) -> list[str]:
+def prepare_wheelhouse(dest: Path, packages=RUNTIME_PACKAGES) -> list[str]:
     """Download the runtime wheels (cached between builds) and write requirements.txt."""
-    pins = _requirements()
+    pins = _requirements(packages)
     WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet",
                            "--only-binary=:all:", "--dest", str(WHEEL_CACHE), *pins],
@@ -99,9 +106,17 @@ def prepare_wheelhouse(dest: Path) -> list[str]:
     return pins
 
 
-def build_context(dest: Path, assignments: list[str]) -> None:
-    shutil.copy(REPO_ROOT / "autograder_image" / "Dockerfile", dest / "Dockerfile")
-    prepare_wheelhouse(dest / "wheelhouse")
+def image_packages(assignments: list[str], *, gpu: bool = False) -> tuple[str, ...]:
+    """What the image needs: NumPy and pytest; numba-cuda and the CUDA compiler when an
+    assignment has CUDA files (or for the GPU image); CuPy in the GPU image."""
+    cuda = gpu or any(find_assignment(a).cuda.files for a in assignments)
+    return RUNTIME_PACKAGES + (CUDA_PACKAGES if cuda else ()) + (GPU_PACKAGES if gpu else ())
+
+
+def build_context(dest: Path, assignments: list[str], *, gpu: bool = False) -> None:
+    dockerfile = "Dockerfile.gpu" if gpu else "Dockerfile"
+    shutil.copy(REPO_ROOT / "autograder_image" / dockerfile, dest / "Dockerfile")
+    prepare_wheelhouse(dest / "wheelhouse", image_packages(assignments, gpu=gpu))
     shutil.copytree(REPO_ROOT / "grader", dest / "grader",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (dest / "solutions").mkdir()
@@ -129,9 +144,10 @@ def _require_base(c, base: str) -> None:
             "and pass it with `--base IMAGE`") from None
 
 
-def build(*, assignments=None, base: str = DEFAULT_BASE, tag: str = DEFAULT_TAG,
-          progress=print) -> dict:
-    """Build the image; return {"tag", "size_mb", "assignments"}."""
+def build(*, assignments=None, base: str = DEFAULT_BASE, tag: str | None = None,
+          gpu: bool = False, progress=print) -> dict:
+    """Build the image (``gpu``: Dockerfile.gpu); return {"tag", "size_mb", "assignments"}."""
+    tag = tag or (DEFAULT_GPU_TAG if gpu else DEFAULT_TAG)
     from grader.sandbox.docker import client
 
     c = client()
@@ -144,7 +160,7 @@ def build(*, assignments=None, base: str = DEFAULT_BASE, tag: str = DEFAULT_TAG,
     with tempfile.TemporaryDirectory(prefix="grader-image-") as tmp:
         ctx = Path(tmp)
         progress(f"preparing the build context ({', '.join(assignments)})")
-        build_context(ctx, assignments)
+        build_context(ctx, assignments, gpu=gpu)
         progress(f"building {tag} from {base}")
         import docker
         try:
@@ -158,4 +174,5 @@ def build(*, assignments=None, base: str = DEFAULT_BASE, tag: str = DEFAULT_TAG,
         except docker.errors.APIError as e:
             raise InfrastructureError(f"docker build failed: {e}") from None
     size_mb = c.images.get(tag).attrs["Size"] / 1e6
-    return {"tag": tag, "size_mb": size_mb, "assignments": assignments}
+    return {"tag": tag, "size_mb": size_mb, "assignments": assignments, "gpu": gpu,
+            "cuda": any(p in CUDA_PACKAGES for p in image_packages(assignments, gpu=gpu))}

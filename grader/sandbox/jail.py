@@ -83,6 +83,15 @@ def build_root(spec, root):
             os.lchown(os.path.join(where, name), spec["uid"], spec["uid"])
     for dev in ("null", "zero", "urandom", "random"):
         _bind(root, f"/dev/{dev}", writable=True, device=True)
+    # A GPU worker: the GPU's device nodes, the driver's libraries where they live outside
+    # the binds above, and /sys read-only (the driver reads the PCI topology there).
+    for dev in spec.get("devices", []):
+        _bind(root, dev, writable=True, device=True)
+    for lib in spec.get("library_dirs", []):
+        if not os.path.exists(root + lib):
+            _bind(root, lib)
+    if spec.get("devices"):
+        _bind(root, "/sys")
     os.makedirs(root + "/proc", exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _mount(None, root, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)

@@ -27,6 +27,7 @@ CPU, a process limit), so that jobs side by side cannot take each other's CPU.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import fcntl
 import itertools
 import json
@@ -58,6 +59,9 @@ class WorkerLimits:
     open_files: int = 256
     processes: int = 64
     tmp_mb: int = 64
+    # False for GPU workers: the CUDA driver reserves large virtual ranges, so RLIMIT_AS of a
+    # few GB breaks it; their memory is limited by a cgroup instead (sandbox/cgroups.py).
+    address_space: bool = True
 
 
 def trusted_tmp() -> Path:
@@ -85,7 +89,9 @@ def clean_environment() -> dict[str, str]:
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
     # Some CPUs here need these for OpenBLAS to compute correctly; pass them through.
-    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NUMBA_ENABLE_CUDASIM"):
+    # (NUMBA_ENABLE_CUDASIM is not passed through: each sandbox sets it for the workers of
+    # CUDA problems without a GPU, and a GPU worker or the compile check must not inherit it.)
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:
             env[key] = os.environ[key]
     return env
@@ -94,7 +100,9 @@ def clean_environment() -> dict[str, str]:
 def set_limits(limits: WorkerLimits, *, processes: int | None = None) -> None:
     """Apply rlimits to the current process (called in the child before exec)."""
     mb = 1024 * 1024
-    for res, value in ((resource.RLIMIT_AS, limits.memory_mb * mb),
+    infinity = resource.RLIM_INFINITY
+    for res, value in ((resource.RLIMIT_AS, limits.memory_mb * mb if limits.address_space
+                        else infinity),
                        (resource.RLIMIT_CPU, limits.cpu_seconds),
                        (resource.RLIMIT_FSIZE, limits.file_mb * mb),
                        (resource.RLIMIT_NOFILE, limits.open_files),
@@ -350,13 +358,25 @@ class WorkerProcess:
 
 
 class LocalSandbox:
-    """Starts workers for one submission's private working copy."""
+    """Starts workers for one submission's private working copy.
+
+    ``env`` adds variables to the clean environment (the CUDA simulator's switch); ``entry``
+    is the module whose ``main()`` the sandboxed interpreter runs (the worker, or the CUDA
+    compile check); ``gpu`` gives the worker the GPU's device files and driver libraries and
+    limits its memory with a cgroup rather than RLIMIT_AS (see ``grader.gpu.device``).
+    """
 
     def __init__(self, workdir: Path, limits: WorkerLimits = WorkerLimits(), *,
-                 output_cap: int = 64 * 1024, mode: str | None = None, uid: int | None = None):
+                 output_cap: int = 64 * 1024, mode: str | None = None, uid: int | None = None,
+                 env: dict[str, str] | None = None, entry: str = "grader.untrusted.worker",
+                 gpu=None):
         """``uid``: the worker uid to use, leased by whoever passes it (the docker backend's
         host, so that uids are unique across containers); by default one is leased here."""
         self.workdir, self.limits, self.output_cap = Path(workdir), limits, output_cap
+        self.extra_env, self.entry, self.gpu = dict(env or {}), entry, gpu
+        if gpu is not None:  # no RLIMIT_AS (it breaks the CUDA driver): a memory cgroup instead
+            self.limits = limits = dataclasses.replace(limits, address_space=False)
+            self.extra_env.update(gpu.environment())
         self.mode = mode or default_mode()
         if self.mode not in MODES:
             raise ValueError(f"unknown sandbox mode {self.mode!r} (known: {', '.join(MODES)})")
@@ -367,7 +387,10 @@ class LocalSandbox:
         # created outside the worker's namespace, so nothing else would remove it).
         self._scratch = Path(tempfile.mkdtemp(prefix="grader-jail-", dir=job_scratch())) \
             if self.mode == "jail" else None
-        self._cgroup = _worker_cgroup(limits) if self.mode == "jail" else None
+        # The jail's worker tree in a group of its own (CPU quota, process limit); a GPU
+        # worker's in any mode (its memory limit), where the machine lets us make one.
+        self._cgroup = _worker_cgroup(limits, memory=gpu is not None) \
+            if self.mode == "jail" or gpu is not None else None
         if self.mode == "uid":  # the worker reads its files in place: make them its own
             # Root in the container has no CAP_FOWNER/DAC_OVERRIDE: chmod while it still owns
             # the folder, and chown bottom-up so it never needs to enter a folder it gave away.
@@ -379,6 +402,11 @@ class LocalSandbox:
         if self.mode != "jail":
             become_subreaper()
 
+    @property
+    def cgroup(self):
+        """The worker tree's control group (``.how`` says what it limits), or None."""
+        return self._cgroup
+
     def start(self) -> WorkerProcess:
         # Requests over a unix socket (it can carry the harness's shared-memory descriptors),
         # replies over a pipe (which cannot carry any back to the harness).
@@ -386,17 +414,21 @@ class LocalSandbox:
         req_w, req_r = ours.detach(), theirs.detach()
         rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
-        boot = ("import sys; sys.path.insert(0, %r); from grader.untrusted.worker import main; main()"
-                % (PACKAGE_PARENT if self.mode == "plain" else "/opt/grader"))
+        boot = ("import sys; sys.path.insert(0, %r); from %s import main; main()"
+                % (PACKAGE_PARENT if self.mode == "plain" else "/opt/grader", self.entry))
         # -I: no user site, no PYTHON* variables, no script folder on the path; -B: no bytecode
         # written (-I ignores PYTHONDONTWRITEBYTECODE).
         worker_argv = [sys.executable, "-I", "-B", "-c", boot, str(req_r), str(rep_w)]
+        env = {**clean_environment(), **self.extra_env}
+        cgroup = self._cgroup
         if self.mode == "jail":
             spec = {"workdir": str(self.workdir), "root": str(self._scratch / "root"),
                     "uid": self._lease.uid,
                     "limits": self.limits.__dict__, "argv": worker_argv,
-                    "env": clean_environment(), "package": str(Path(PACKAGE_PARENT) / "grader"),
-                    "keep_fds": [req_r, rep_w]}
+                    "env": env, "package": str(Path(PACKAGE_PARENT) / "grader"),
+                    "keep_fds": [req_r, rep_w],
+                    "devices": self.gpu.device_files() if self.gpu else [],
+                    "library_dirs": self.gpu.library_dirs() if self.gpu else []}
             forked = self._from_template(spec, [req_r, rep_w, out_w])
             if forked is not None:
                 for fd in (req_r, rep_w, out_w):
@@ -407,11 +439,13 @@ class LocalSandbox:
                     "--kill-child", "--mount-proc", sys.executable, "-I", "-c",
                     "import sys; sys.path.insert(0, %r); from grader.sandbox.jail import main; main()"
                     % PACKAGE_PARENT, json.dumps(spec)]
-            preexec = self._cgroup.enter if self._cgroup is not None else None
+            preexec = cgroup.enter if cgroup is not None else None
         elif self.mode == "uid":
             argv, limits, uid, workdir = worker_argv, self.limits, self._lease.uid, self.workdir
 
             def preexec():  # in the child, before exec: limits, then drop to the worker uid
+                if cgroup is not None:
+                    cgroup.enter()
                 set_limits(limits)
                 os.setgroups([])
                 os.setresgid(uid, uid, uid)
@@ -423,12 +457,14 @@ class LocalSandbox:
             limits = self.limits
 
             def preexec():
+                if cgroup is not None:
+                    cgroup.enter()
                 set_limits(limits, processes=_count_own_processes() + limits.processes)
 
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
             pass_fds=(req_r, rep_w), cwd=None if self.mode == "uid" else self.workdir,
-            env=clean_environment(),
+            env=env,
             start_new_session=True, preexec_fn=preexec)
         for fd in (req_r, rep_w, out_w):
             os.close(fd)
@@ -439,7 +475,10 @@ class LocalSandbox:
     def _from_template(self, spec: dict, fds: list[int]):
         """A worker forked by this process's template (``grader.sandbox.template``: a batch
         starts one per pool worker), or None: then it is started here."""
-        if not WORKER_TEMPLATES:
+        # The template forks CPU workers of the default entry point only: a GPU worker's
+        # devices, libraries and memory cgroup, or another entry, start the usual way.
+        if not WORKER_TEMPLATES or self.gpu is not None or self.extra_env \
+                or self.entry != "grader.untrusted.worker":
             return None
         forked = WORKER_TEMPLATES[0]
         cgroups_dirs = [str(d) for d in self._cgroup.dirs] if self._cgroup is not None else []
@@ -461,12 +500,14 @@ class LocalSandbox:
 _cgroup_names = itertools.count()
 
 
-def _worker_cgroup(limits: WorkerLimits):
-    """A control group of its own for a jail's worker tree (one CPU, a process limit), or
-    None where none can be made (see grader.sandbox.cgroups.describe)."""
+def _worker_cgroup(limits: WorkerLimits, *, memory: bool = False):
+    """A control group of its own for a worker tree (one CPU, a process limit and, with
+    ``memory``, the memory limit), or None where none can be made (see
+    grader.sandbox.cgroups.describe)."""
     try:
         return cgroups.WorkerCgroup(f"{os.getpid()}-{next(_cgroup_names)}-{os.urandom(3).hex()}",
-                                    cpus=1.0, pids=limits.processes + 8)
+                                    cpus=1.0, pids=limits.processes + 8,
+                                    memory_mb=limits.memory_mb if memory else None)
     except OSError:
         return None
 

@@ -284,6 +284,8 @@ def _worker(spec: dict, fds: list[int]) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL if sig != signal.SIGINT else
                           signal.default_int_handler)
+        os.environ.clear()  # the worker's own environment, as an exec'd worker would get
+        os.environ.update(spec["env"])
         os.dup2(output_fd, 1)
         os.dup2(output_fd, 2)
         os.close(output_fd)

@@ -277,6 +277,9 @@ def main() -> None:
     os.set_inheritable(request_fd, False)
     os.set_inheritable(wfd, False)
     sys.stdin = open(os.devnull)
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":  # a CUDA problem's worker, no GPU
+        from grader.untrusted import cudasim
+        cudasim.prepare()
     protocol.write_frame(wfd, protocol.encode({"ready": True}))  # no student code has run yet
     serve(protocol.RequestReader(request_fd), wfd)
     os._exit(0)

@@ -191,8 +191,12 @@ def test_output_that_grows_when_escaped_stays_within_its_cap(tmp_path, backend):
             f.write("\n\n" + (SNIPPETS / "output_grows_when_escaped.py").read_text())
     results = grade(sub, assignment="hw2_mlp", backend=backend)
     assert_attack_ran(results, "output_grows_when_escaped")
-    assert results["status"] == "ok" and results["score"] == results["max_score"], [
-        (t["name"], t["kind"]) for t in results["tests"] if t["status"] != "passed"]
+    # Full marks, but for the GPU-only test: without a GPU its points wait for a GPU run.
+    missed = [(t["name"], t["kind"]) for t in results["tests"] if t["status"] != "passed"]
+    assert results["status"] in ("ok", "needs_gpu") and all(
+        kind == "needs_gpu" for _, kind in missed), missed
+    assert results["score"] == results["max_score"] - sum(
+        t["max_score"] for t in results["tests"] if t["kind"] == "needs_gpu")
     noisy = [t for t in results["tests"] if "\x01" in t["output"]]  # the public tests
     assert len(noisy) >= 5
     for t in noisy:

@@ -1,6 +1,6 @@
 """Release step: ``<out>/assignment.yaml``, the public copy of the assignment's config.
 
-Only the keys students may see are kept: id, title, title_zh, files, provided, problems,
+Only the keys students may see are kept: id, title, title_zh, files, provided, cuda, problems,
 limits, seed, timing (shapes and limits for ``grader check``'s timing, nothing of a solution).
 """
 
@@ -12,8 +12,8 @@ import yaml
 
 from ._common import ReleaseContext, notice, write_text
 
-PUBLIC_KEYS = ("id", "title", "title_zh", "files", "provided", "problems", "limits", "seed",
-               "timing")
+PUBLIC_KEYS = ("id", "title", "title_zh", "files", "provided", "cuda", "problems", "limits",
+               "seed", "timing")
 
 
 def public_config(config: dict[str, Any]) -> dict[str, Any]:
