@@ -2,12 +2,15 @@
 thin layer over these, so the CLI and the Python API never disagree.
 
 ``grade``   one submission, all tests (public + hidden), writes ``results.json``  (TAs)
-``check``   a student's folder against the public tests of its release           (students)
+``check``   a student's folder (or notebook) against the public tests of its release (students)
+``check_notebook`` the same from a notebook's test cell, for one problem            (students)
 ``batch``   a whole class in parallel, resumable, with a gradebook              (TAs)
 ``demo``    grade the bundled example submissions and return their results
 ``release`` generate a student release from ``solutions/<id>``                  (instructors)
 ``validate`` reference full marks, skeleton zero, every mutant caught          (instructors)
 ``build_image`` the autograder Docker image, built without network access       (instructors)
+``export_nbgrader`` a batch's scores into an nbgrader gradebook, feedback to its folder (TAs)
+``export_gradescope`` a Gradescope autograder zip for an assignment             (instructors)
 
 The work behind them lives in the folders of the package: ``harness/supervisor.py`` runs and
 supervises one submission's harness, ``batch/`` schedules a class, ``course/`` authors.
@@ -15,6 +18,7 @@ supervises one submission's harness, ``batch/`` schedules a class, ``course/`` a
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 # One BLAS thread everywhere: the harness is forked from this process, and timing is fair only
@@ -26,6 +30,7 @@ from grader.batch import batch  # noqa: E402,F401  (a user verb: grade a whole c
 from grader.course import config as config_mod  # noqa: E402
 from grader.errors import GraderError  # noqa: E402
 from grader.harness.supervisor import check_folder, grade_submission  # noqa: E402
+from grader.intake.notebook import checkout_for_check  # noqa: E402
 from grader.results.scoring import write_json_atomic  # noqa: E402
 from grader.sandbox.image import DEFAULT_BASE, DEFAULT_TAG  # noqa: E402
 
@@ -54,9 +59,16 @@ def check(path=".", *, assignment: str | None = None, solutions=None) -> dict:
     """Run the public tests of a student's assignment folder (what students run locally).
 
     The folder is a release (``assignments/<id>/``) with the student's work in it; its
-    ``assignment.yaml`` names the assignment and ``tests/`` holds the public tests.
+    ``assignment.yaml`` names the assignment and ``tests/`` holds the public tests. ``path``
+    may also be a notebook in such a folder (``grader release --notebook``): its code cells
+    are what is checked.
     """
     folder = Path(path)
+    notebook = folder if folder.suffix == ".ipynb" else None
+    if notebook is not None:
+        if not notebook.is_file():
+            raise GraderError(f"{notebook}: no such notebook")
+        folder = notebook.parent
     if assignment:
         spec = config_mod.find_assignment(assignment, solutions=solutions)
     else:
@@ -67,9 +79,28 @@ def check(path=".", *, assignment: str | None = None, solutions=None) -> dict:
     tests = spec.public_tests if assignment else folder / "tests"
     if not tests.is_dir():
         raise GraderError(f"{tests}: the public tests are missing from this folder")
-    results = check_folder(spec, folder, tests=tests,
-                           provided_from=spec.root if assignment else folder)
-    results["submission"] = folder.resolve().name
+    with tempfile.TemporaryDirectory(prefix="grader-check-notebook-") as tmp:
+        cells = checkout_for_check(notebook or folder, spec.files, Path(tmp) / "work")
+        results = check_folder(spec, cells or folder, tests=tests,
+                               provided_from=spec.root if assignment else folder)
+    results["submission"] = (notebook or folder.resolve()).name
+    return results
+
+
+def check_notebook(notebook, *, problem: str | None = None) -> dict:
+    """For a notebook's test cells: the public tests (of ``problem``, default all) on the
+    saved ``notebook``; prints the report and raises AssertionError when one fails, so the
+    cell fails as a test cell should."""
+    from grader.results import reports
+    results = check(notebook)
+    tests = [t for t in results["tests"] if problem is None or t["problem"] == problem]
+    if problem is not None and not tests:
+        raise GraderError(f"no public tests for problem {problem!r} in this assignment")
+    print(reports.check_report({**results, "tests": tests}))
+    failed = [t["name"] for t in tests if t["status"] != "passed"]
+    if failed or results["status"] != "ok":
+        raise AssertionError(f"{len(failed)} of {len(tests)} public tests fail: "
+                             + ", ".join(failed) if failed else results["output"])
     return results
 
 
@@ -113,10 +144,11 @@ def validate(assignment: str, *, solutions=None, progress=None) -> list:
     return _validate(assignment, solutions=solutions, progress=progress)
 
 
-def release(assignment: str, *, solutions=None, out=None) -> Path:
-    """Generate ``assignments/<id>/`` from ``solutions/<id>/``."""
+def release(assignment: str, *, solutions=None, out=None, notebook: bool = False) -> Path:
+    """Generate ``assignments/<id>/`` from ``solutions/<id>/``; with ``notebook``, also the
+    nbgrader notebook release ``assignments/<id>-notebook/``."""
     from grader.course.release import release as _release
-    return _release(assignment, solutions_dir=solutions, out_dir=out)
+    return _release(assignment, solutions_dir=solutions, out_dir=out, notebook=notebook)
 
 
 def build_image(*, assignments=None, base: str = DEFAULT_BASE, tag: str = DEFAULT_TAG,
@@ -125,3 +157,24 @@ def build_image(*, assignments=None, base: str = DEFAULT_BASE, tag: str = DEFAUL
     and assignments."""
     from grader.sandbox.image import build
     return build(assignments=assignments, base=base, tag=tag, progress=progress)
+
+
+def export_nbgrader(grades, *, assignment: str, db: str = "sqlite:///gradebook.db",
+                    course_dir=None, course_id: str = "", notebook: str | None = None,
+                    feedback: bool = True) -> dict:
+    """Write the scores of a batch (its ``--out`` folder ``grades``) into the nbgrader
+    gradebook ``db``: one grade cell per problem, auto scores; feedback to
+    ``<course_dir>/feedback/<student>/<assignment>/`` (course_dir: the gradebook's folder).
+    Re-running updates. Returns the students exported and those skipped."""
+    from grader.export.nbgrader import export
+    return export(grades, assignment=assignment, db=db, course_dir=course_dir,
+                  course_id=course_id, notebook=notebook, feedback=feedback)
+
+
+def export_gradescope(assignment: str, *, out="autograder.zip", solutions=None,
+                      python_version: str | None = None, progress=None) -> Path:
+    """Write a Gradescope autograder zip (setup.sh, run_autograder, a wheelhouse, the
+    assignment) for ``python_version`` (default: this Python's); return its path."""
+    from grader.export.gradescope import build_zip
+    return build_zip(assignment, out=out, solutions=solutions, python_version=python_version,
+                     progress=progress)

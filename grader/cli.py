@@ -50,8 +50,12 @@ def cmd_demo(args) -> int:
 
 
 def cmd_release(args) -> int:
-    out = api.release(args.assignment, solutions=args.solutions, out=args.out)
+    out = api.release(args.assignment, solutions=args.solutions, out=args.out,
+                      notebook=args.notebook)
     print(f"released {args.assignment} to {out}")
+    if args.notebook:
+        from grader.course.release import notebook_folder
+        print(f"notebook release (nbgrader's source/{args.assignment}/): {notebook_folder(out)}")
     return 0
 
 
@@ -83,13 +87,34 @@ def cmd_image_build(args) -> int:
     return 0
 
 
+def cmd_export_nbgrader(args) -> int:
+    summary = api.export_nbgrader(args.grades, assignment=args.assignment, db=args.db,
+                                  course_dir=args.course_dir, course_id=args.course_id,
+                                  notebook=args.notebook)
+    print(f"exported {len(summary['students'])} students of {args.assignment} to {args.db}"
+          + (f"; feedback in {summary['feedback']}" if summary["feedback"] else ""))
+    for student, why in summary["skipped"].items():
+        print(f"  skipped {student}: {why}")
+    return 3 if summary["skipped"] else 0
+
+
+def cmd_export_gradescope(args) -> int:
+    out = api.export_gradescope(args.assignment, out=args.out, solutions=args.solutions,
+                                python_version=args.python_version,
+                                progress=lambda m: print(m, file=sys.stderr, flush=True))
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): upload it as the assignment's "
+          "autograder (Configure Autograder > Zip file upload)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Sandboxed autograder for the "
                                      "neural-network course.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("check", help="run the public tests on your assignment folder")
-    p.add_argument("path", nargs="?", default=_default(api.check, "path"))
+    p.add_argument("path", nargs="?", default=_default(api.check, "path"),
+                   help="your assignment folder, or the assignment's notebook (.ipynb)")
     p.add_argument("--assignment", default=None, help="assignment id (default: from the folder)")
     p.set_defaults(func=cmd_check)
 
@@ -138,10 +163,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", default=_default(api.build_image, "tag"))
     p.set_defaults(func=cmd_image_build)
 
+    p = sub.add_parser("export", help="to nbgrader's gradebook, or a Gradescope autograder")
+    export_sub = p.add_subparsers(dest="export_command", required=True)
+    p = export_sub.add_parser("nbgrader", help="a batch's scores into an nbgrader gradebook")
+    p.add_argument("grades", help="the --out folder of `grader batch`")
+    p.add_argument("--assignment", required=True)
+    p.add_argument("--db", default=_default(api.export_nbgrader, "db"),
+                   help="nbgrader's database URL (default: %(default)s)")
+    p.add_argument("--course-dir", default=None,
+                   help="nbgrader course folder for feedback/ (default: the database's folder)")
+    p.add_argument("--course-id", default=_default(api.export_nbgrader, "course_id"),
+                   help="nbgrader's CourseDirectory.course_id, if the course sets one")
+    p.add_argument("--notebook", default=None,
+                   help="the notebook's name in the gradebook (default: the assignment id)")
+    p.set_defaults(func=cmd_export_nbgrader)
+    p = export_sub.add_parser("gradescope", help="a Gradescope autograder zip")
+    p.add_argument("assignment")
+    p.add_argument("--out", default=_default(api.export_gradescope, "out"))
+    p.add_argument("--solutions", default=None)
+    p.add_argument("--python-version", default=None,
+                   help="the Python of Gradescope's image, e.g. 3.10 (default: this one's)")
+    p.set_defaults(func=cmd_export_gradescope)
+
     p = sub.add_parser("release", help="generate assignments/<id> from solutions/<id>")
     p.add_argument("assignment")
     p.add_argument("--solutions", default=None)
     p.add_argument("--out", default=None)
+    p.add_argument("--notebook", action="store_true", default=_default(api.release, "notebook"),
+                   help="also write an nbgrader notebook release to <out>-notebook/")
     p.set_defaults(func=cmd_release)
     return parser
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from grader.course.gradescope_options import GradescopeOptions
+from grader.course.gradescope_options import parse as parse_gradescope
 from grader.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +47,7 @@ class Assignment:
     seed: int = 0
     root: Path = Path(".")  # the folder holding assignment.yaml
     provided: tuple[str, ...] = ()  # helper modules given to students, read-only in effect
+    gradescope: GradescopeOptions = field(default_factory=GradescopeOptions)  # `gradescope:`
 
     @property
     def modules(self) -> list[str]:
@@ -74,7 +77,7 @@ class Assignment:
 
 
 _TOP_KEYS = {"id": str, "title": str, "title_zh": str, "files": list, "provided": list,
-             "problems": list, "limits": dict, "seed": int}
+             "problems": list, "limits": dict, "seed": int, "gradescope": dict}
 _REQUIRED = ("id", "title", "files", "problems")
 _PROBLEM_KEYS = {"id": str, "title": str, "points": (int, float)}
 _LIMIT_KEYS = {"call_timeout": (int, float), "total_timeout": (int, float),
@@ -175,8 +178,9 @@ def load_assignment(path: Path | str, *, require_sources: bool = True) -> Assign
         if value <= 0:
             raise ConfigError(f"{path}: `limits.{key}` must be positive")
 
+    gradescope = parse_gradescope(path, data.get("gradescope", {}), [p.id for p in problems])
     return Assignment(id=data["id"], title=data["title"], files=tuple(files),
-                      provided=tuple(provided),
+                      provided=tuple(provided), gradescope=gradescope,
                       problems=tuple(problems), limits=Limits(**limits),
                       title_zh=data.get("title_zh", ""), seed=data.get("seed", 0),
                       root=path.parent.resolve())

@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 
 from grader.errors import GraderError, SubmissionError
-from grader.intake.archive import extract_submission
+from grader.intake.notebook import unpack_submission
 from grader.results.scoring import build_results, parse_events, read_events
 from grader.sandbox.local import kill_tree, make_undumpable
 
@@ -144,12 +144,13 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
             shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def _private_copy(submission: Path, into: Path) -> Path:
-    """Extract or copy the submission into a fresh private folder (never graded in place)."""
+def _private_copy(spec, submission: Path, into: Path) -> Path:
+    """Extract or copy the submission into a fresh private folder (never graded in place); a
+    notebook becomes the module files it holds."""
     if not submission.exists():
         raise SubmissionError(f"{submission}: no such file or folder")
     work = into / "work"
-    extract_submission(submission, work)
+    unpack_submission(submission, work, spec.files)
     return work
 
 
@@ -166,7 +167,7 @@ def grade_local(spec, submission: Path, *, only=None, harness_dir=None) -> dict:
     jobs = Path(tempfile.mkdtemp(prefix="grader-job-"))
     os.chmod(jobs, 0o711)  # the worker's uid must reach work/, nothing else
     try:
-        work = _private_copy(Path(submission), jobs)
+        work = _private_copy(spec, Path(submission), jobs)
         _overlay_provided(spec, spec.root, work)
         return run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
                            hidden_dirs=[spec.hidden_tests], workdir=work,
@@ -198,8 +199,11 @@ def grade_submission(spec, submission: Path, *, backend: str = "local", image=No
     sandbox) or ``docker`` (one hardened container from the autograder ``image``)."""
     if backend == "docker":
         from grader.sandbox.docker import grade_in_container
-        return grade_in_container(spec, Path(submission), image=image,
-                                  cpus=cpus or min(2, os.cpu_count() or 1))
+        with tempfile.TemporaryDirectory(prefix="grader-intake-") as tmp:
+            # Notebooks are assembled here, so the container gets module files only.
+            modules = _private_copy(spec, Path(submission), Path(tmp))
+            return grade_in_container(spec, modules, image=image,
+                                      cpus=cpus or min(2, os.cpu_count() or 1))
     if backend == "local":
         return grade_local(spec, Path(submission), only=only)
     raise GraderError(f"unknown backend {backend!r} (use local or docker)")

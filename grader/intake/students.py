@@ -1,7 +1,7 @@
 """The students of a class: who they are and where each one's submission is.
 
-SUBMISSIONS is a folder of per-student folders or zips, one zip of those, or nbgrader's
-``submitted/<student>/<assignment>/`` layout.
+SUBMISSIONS is a folder of per-student folders, zips or notebooks (``.ipynb``), one zip of
+those, or nbgrader's ``submitted/<student>/<assignment>/`` layout.
 """
 from __future__ import annotations
 
@@ -48,12 +48,12 @@ def discover(submissions: Path, assignment: str, scratch: Path) -> list[Student]
     for entry in sorted(submissions.iterdir()):
         if entry.name in _JUNK or entry.name.startswith(".") or entry.is_symlink():
             continue
-        if entry.is_dir() or entry.suffix == ".zip":
-            name = _safe_name(entry.stem if entry.suffix == ".zip" else entry.name)
+        if entry.is_dir() or entry.suffix in (".zip", ".ipynb"):
+            name = _safe_name(entry.name if entry.is_dir() else entry.stem)
             if name in seen:
                 raise SubmissionError(f"{entry}: two submissions for student {name!r}")
             seen.add(name)
             students.append(Student(name, entry))
     if not students:
-        raise SubmissionError(f"{submissions}: no student folders or zips found")
+        raise SubmissionError(f"{submissions}: no student folders, zips or notebooks found")
     return students
