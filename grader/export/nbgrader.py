@@ -23,6 +23,7 @@ import html
 import os
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 from grader.course.config import find_assignment
@@ -143,7 +144,9 @@ def export(grades, *, assignment: str, db: str = DEFAULT_DB, course_dir=None,
         gb = api.Gradebook(db, course_id=course_id)
     except Exception as e:  # SQLAlchemy: a bad URL, a database it cannot open
         raise GraderError(f"cannot open the gradebook {db}: {e}") from None
-    with gb:
+    with gb, warnings.catch_warnings():
+        # nbgrader's own add_submission trips SQLAlchemy 2's autoflush warnings: not ours.
+        warnings.filterwarnings("ignore", message=".*not in session.*")
         gb.update_or_create_assignment(spec.id)
         gb.update_or_create_notebook(notebook, spec.id)
         for problem in spec.problems:
