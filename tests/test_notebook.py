@@ -16,8 +16,7 @@ from grader.course.config import REPO_ROOT, find_assignment
 from grader.course.release import notebook_folder
 from grader.course.release.strip_solutions import strip_solutions
 from grader.errors import SubmissionError
-from grader.intake.notebook import (assemble, notebook_modules, read_notebook, student_cells,
-                                    unpack_submission)
+from grader.intake.notebook import assemble, notebook_modules, student_cells, unpack_submission
 from tests import notebooks as nbs
 
 EXAMPLES = REPO_ROOT / "examples" / "submissions"
@@ -321,3 +320,24 @@ def test_the_released_notebook_filled_in_gets_full_marks(released, tmp_path):
     filled = nbs.fill_release(nb, example("hw1_graph", "correct"))
     results = grade(nbs.write(tmp_path / "hw1_graph.ipynb", filled), assignment="hw1_graph")
     assert results["score"] == 42 and results["status"] == "ok"
+
+
+@pytest.mark.slow
+def test_the_docker_backend_grades_a_notebook_as_the_local_sandbox(tmp_path):
+    """Notebooks are assembled on the host: the container gets module files only."""
+    import os
+    from grader.sandbox import docker as backend
+    image = os.environ.get("GRADER_IMAGE", backend.DEFAULT_IMAGE)
+    try:
+        backend.client().images.get(image)
+    except Exception as e:
+        if os.environ.get("GRADER_REQUIRE_DOCKER"):
+            pytest.fail(f"Docker is required here but unusable: {e}")
+        pytest.skip(f"no Docker engine or no image {image}: {e}")
+    nb = nbs.write(tmp_path / "bob.ipynb", nbs.student_notebook(example("hw1_graph",
+                                                                        "forgets_dout")))
+    local = grade(nb, assignment="hw1_graph")
+    in_docker = grade(nb, assignment="hw1_graph", backend="docker", image=image)
+    assert in_docker["status"] == "ok" and in_docker["score"] == local["score"] == 21
+    assert [(t["name"], t["kind"]) for t in in_docker["tests"]] == \
+        [(t["name"], t["kind"]) for t in local["tests"]]

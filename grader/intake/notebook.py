@@ -54,7 +54,7 @@ def _nbformat():
         import nbformat
     except ImportError:
         raise InfrastructureError("grading a notebook needs nbformat: "
-                                  "pip install 'nn-grader[notebook]'") from None
+                                  "pip install nbformat") from None
     return nbformat
 
 

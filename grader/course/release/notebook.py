@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.intake.notebook import CELL_SEPARATOR, assemble, student_cells
+from grader.intake.notebook import assemble, student_cells
 
 from ._common import ReleaseContext, md_notice, read_source, safe_relpath, write_text
 from .errors import ReleaseError
@@ -219,7 +219,7 @@ def run(ctx: ReleaseContext) -> None:
     try:
         import nbformat
     except ImportError:
-        raise ReleaseError("--notebook needs nbformat: pip install 'nn-grader[notebook]'") from None
+        raise ReleaseError("--notebook needs nbformat: pip install nbformat") from None
     node = nbformat.from_dict(notebook)
     nbformat.validate(node)  # the notebook schema; nbgrader's cell schema is tested against it
     for module, text in module_texts(notebook, [Path(f).stem for f in ctx.config["files"]]).items():
@@ -232,4 +232,4 @@ def run(ctx: ReleaseContext) -> None:
                json.dumps(notebook, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
 
 
-__all__ = ["CELL_SEPARATOR", "Chunk", "build", "marked_stubs", "run", "split_module"]
+__all__ = ["Chunk", "build", "marked_stubs", "module_texts", "run", "split_module"]
