@@ -182,6 +182,10 @@ def test_what_is_not_a_notebook_is_a_clear_error(tmp_path, data, words):
     {"cell_type": "code", "metadata": {"tags": ["graph"]}, "source": 17},
     {"cell_type": "code", "metadata": {"nbgrader": {"solution": True, "grade_id": ["g"]}}},
     "not a cell", None, 3,
+    {"cell_type": "code", "metadata": {"tags": ["graph"]}, "source": "not " * 100_000 + "x"},
+    {"cell_type": "code", "metadata": {"tags": ["graph"]}, "source": "x" + ".a" * 300_000},
+    {"cell_type": "code", "metadata": {"tags": ["graph"]}, "source": "%magic\n" + "-" * 10**6},
+    {"cell_type": "code", "metadata": {"tags": ["graph"]}, "source": "x = 1\0"},
 ])
 def test_odd_cells_never_crash_the_grader(tmp_path, cell):
     """Whatever the cell, the result is a module or a SubmissionError, never a traceback."""

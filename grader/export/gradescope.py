@@ -137,16 +137,21 @@ def _pip(*args: str, what: str) -> None:
 
 
 def wheelhouse(dest: Path, python_version: str) -> list[str]:
-    """The grader's wheel and its runtime wheels (cached between exports) in ``dest``."""
+    """The grader's wheel and its runtime wheels in ``dest`` (downloads cached between
+    exports)."""
     pins = _pins()
     cache = WHEEL_CACHE / python_version
     cache.mkdir(parents=True, exist_ok=True)
     target = [] if python_version == _this_python() else [
         "--python-version", python_version, "--platform", "manylinux2014_x86_64",
         "--platform", "manylinux_2_28_x86_64", "--implementation", "cp"]
-    _pip("download", "--quiet", "--only-binary=:all:", "--dest", str(cache), *target, *pins,
-         f"pip=={metadata.version('pip')}", what="download the wheels for the autograder")
-    shutil.copytree(cache, dest)
+    # Exactly the wheels these pins resolve to go in the zip; the cache only saves downloads.
+    _pip("download", "--quiet", "--only-binary=:all:", "--find-links", str(cache),
+         "--dest", str(dest), *target, *pins, f"pip=={metadata.version('pip')}",
+         what="download the wheels for the autograder")
+    for wheel in dest.glob("*.whl"):
+        if not (cache / wheel.name).exists():
+            shutil.copy(wheel, cache / wheel.name)
     with tempfile.TemporaryDirectory(prefix="grader-wheel-") as tmp:
         src = Path(tmp) / "src"
         src.mkdir()

@@ -184,20 +184,25 @@ def student_cells(notebook: dict, modules: list[str], label: str) -> list[Studen
     return found
 
 
+# What compiling a cell can raise: a syntax error, a NUL byte, or nesting too deep for the
+# compiler (a crafted cell); the cell then goes into the module as it is.
+_UNCOMPILABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
+
+
 def _without_magics(source: str) -> str:
     """IPython magics (``%timeit``, ``!ls``) turned into comments, when that is what stops the
     cell from compiling as Python (line numbers are kept)."""
     try:
-        compile(source, "<cell>", "exec", dont_inherit=True)
+        compile(source, "<cell>", "exec", dont_inherit=True)  # compiled only, never run
         return source
-    except (SyntaxError, ValueError):
+    except _UNCOMPILABLE:
         pass
     lines = source.split("\n")
     changed = [("# " + line) if line.lstrip().startswith(("%", "!")) else line for line in lines]
     fixed = "\n".join(changed)
     try:
         compile(fixed, "<cell>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError):
+    except _UNCOMPILABLE:
         return source  # a real syntax error: the student sees it as usual
     return fixed
 

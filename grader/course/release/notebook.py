@@ -23,6 +23,7 @@ into a folder of its own (``<out>-notebook``), which is what an nbgrader course 
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,13 @@ def _nbgrader(grade_id: str, *, solution=False, grade=False, locked=False, point
     return meta
 
 
+def _cell_id(grade_id: str) -> str:
+    """nbformat's cell ids are at most 64 characters; grade ids may be longer."""
+    if len(grade_id) <= 64:
+        return grade_id
+    return grade_id[:55] + "-" + hashlib.sha1(grade_id.encode()).hexdigest()[:8]
+
+
 def _cell(kind: str, source: str, cell_id: str, nbgrader: dict | None = None,
           tags: list[str] | None = None) -> dict:
     metadata: dict = {}
@@ -116,7 +124,7 @@ def _cell(kind: str, source: str, cell_id: str, nbgrader: dict | None = None,
             metadata.update(editable=False, deletable=False)
     if tags:
         metadata["tags"] = tags
-    cell = {"cell_type": kind, "id": cell_id, "metadata": metadata, "source": source}
+    cell = {"cell_type": kind, "id": _cell_id(cell_id), "metadata": metadata, "source": source}
     if kind == "code":
         cell.update(execution_count=None, outputs=[])
     return cell
@@ -151,8 +159,9 @@ def _instructions(ctx: ReleaseContext, notebook_name: str, modules: list[str]) -
 
 
 def _test_cell_source(notebook_name: str, problem: dict) -> str:
+    title = " ".join(str(problem.get("title", "")).split())  # one line: it is a comment
     return "\n".join([
-        f"# Public tests of problem `{problem['id']}`: {problem.get('title', '')}",
+        f"# Public tests of problem `{problem['id']}`: {title}",
         f"# ({problem['points']:g} points with the hidden tests). They check the "
         "saved notebook: save it first.",
         "from grader.api import check_notebook",
@@ -220,8 +229,11 @@ def run(ctx: ReleaseContext) -> None:
         import nbformat
     except ImportError:
         raise ReleaseError("--notebook needs nbformat: pip install nbformat") from None
-    node = nbformat.from_dict(notebook)
-    nbformat.validate(node)  # the notebook schema; nbgrader's cell schema is tested against it
+    try:  # the notebook schema; nbgrader's cell schema is tested against it
+        nbformat.validate(nbformat.from_dict(notebook))
+    except nbformat.ValidationError as exc:
+        raise ReleaseError(f"the notebook is not valid nbformat 4: {exc.message}",
+                           path=ctx.source / "assignment.yaml") from None
     for module, text in module_texts(notebook, [Path(f).stem for f in ctx.config["files"]]).items():
         try:
             compile(text, f"{module}.py", "exec", dont_inherit=True)
