@@ -73,8 +73,11 @@ def course(tmp_path_factory) -> Path:
     """An nbgrader course: source/ from `grader release --notebook`, release/ made by
     nbgrader's generate_assignment, one submission per student in submitted/."""
     root = tmp_path_factory.mktemp("course")
+    (root / "exchange").mkdir(mode=0o777)
+    (root / "exchange").chmod(0o777)  # nbgrader wants its exchange writable by all
     (root / "nbgrader_config.py").write_text(
-        f"c = get_config()\nc.CourseDirectory.course_id = {COURSE_ID!r}\n")
+        f"c = get_config()\nc.CourseDirectory.course_id = {COURSE_ID!r}\n"
+        f"c.Exchange.root = {str(root / 'exchange')!r}\n")
     staged = release("hw1_graph", out=tmp_path_factory.mktemp("staging") / "hw1_graph",
                      notebook=True)
     shutil.copytree(notebook_folder(staged), root / "source" / "hw1_graph")
@@ -94,7 +97,8 @@ def graded(course, tmp_path_factory) -> Path:
 
 def test_nbgrader_accepts_the_released_notebook(course):
     """generate_assignment made the student copy: the solution cells hold nbgrader's stubs,
-    and the gradebook has one grade cell per problem with its points."""
+    and the gradebook has one grade cell per problem with its points; release_assignment
+    publishes it."""
     student_copy = nbs.read(course / "release" / "hw1_graph" / "hw1_graph.ipynb")
     solution_cells = ["".join(c["source"]) for c in student_copy["cells"]
                       if c["metadata"].get("nbgrader", {}).get("solution")]
@@ -104,6 +108,10 @@ def test_nbgrader_accepts_the_released_notebook(course):
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=COURSE_ID) as gb:
         cells = {c.name: c.max_score for c in gb.find_notebook("hw1_graph", "hw1_graph").grade_cells}
     assert cells == {p.id: p.points for p in SPEC.problems}
+    nbgrader(course, "release_assignment", "hw1_graph")
+    outbound = course / "exchange" / COURSE_ID / "outbound" / "hw1_graph"
+    assert nbs.read(outbound / "hw1_graph.ipynb") == student_copy
+    assert (outbound / "tests" / "test_graph_public.py").is_file()
 
 
 def test_the_batch_grades_notebooks_as_expected(graded):
@@ -179,6 +187,25 @@ def test_a_regraded_student_is_updated_not_added(course, graded, tmp_path):
         assert gb.find_submission("hw1_graph", "bob").score == 42
         assert gb.find_submission("hw1_graph", "alice").score == 42
         assert len(gb.students) == len(CLASS)
+
+
+def test_grades_are_made_for_a_submission_older_than_the_grade_cells(course, graded, tmp_path,
+                                                                     monkeypatch):
+    """nbgrader makes a submission's grades when the submission is made: one made before a
+    problem's grade cell existed gets that grade from the export."""
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep
+                       + os.environ.get("PATH", ""))  # nbgrader runs `alembic` for a new db
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    from nbgrader.api import Gradebook
+    with Gradebook(db) as gb:
+        gb.add_assignment("hw1_graph")
+        gb.add_notebook("hw1_graph", "hw1_graph")
+        gb.add_student("alice")
+        gb.add_submission("hw1_graph", "alice")
+    export_nbgrader(graded, assignment="hw1_graph", db=db, course_dir=course)
+    with Gradebook(db) as gb:
+        assert gb.find_submission("hw1_graph", "alice").score == 42
+        assert len(gb.find_submission_notebook("hw1_graph", "hw1_graph", "alice").grades) == 4
 
 
 def test_export_errors_are_clear(tmp_path):

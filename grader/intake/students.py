@@ -55,5 +55,5 @@ def discover(submissions: Path, assignment: str, scratch: Path) -> list[Student]
             seen.add(name)
             students.append(Student(name, entry))
     if not students:
-        raise SubmissionError(f"{submissions}: no student folders, zips or notebooks found")
+        raise SubmissionError(f"{submissions}: no student folders or zips found (nor notebooks)")
     return students
