@@ -5,6 +5,7 @@ thin layer over these, so the CLI and the Python API never disagree.
 ``check``   a student's folder (or notebook) against the public tests of its release (students)
 ``check_notebook`` the same from a notebook's test cell, for one problem            (students)
 ``batch``   a whole class in parallel, resumable, with a gradebook              (TAs)
+``report``  rebuild a batch's HTML pages from its stored results                (TAs)
 ``demo``    grade the bundled example submissions and return their results
 ``release`` generate a student release from ``solutions/<id>``                  (instructors)
 ``validate`` reference full marks, skeleton zero, every mutant caught          (instructors)
@@ -102,6 +103,14 @@ def check_notebook(notebook, *, problem: str | None = None) -> dict:
         raise AssertionError(f"{len(failed)} of {len(tests)} public tests fail: "
                              + ", ".join(failed) if failed else results["output"])
     return results
+
+
+def report(grades) -> Path:
+    """Rebuild the HTML pages of a batch's output folder ``grades`` from its stored results
+    (also after a resumed or interrupted batch): each student's ``feedback.html`` and the class
+    dashboard ``index.html``, whose path is returned."""
+    from grader.results.pages.build import write_pages
+    return write_pages(Path(grades))
 
 
 def examples_dir(assignment: str) -> Path:

@@ -77,7 +77,14 @@ def cmd_batch(args) -> int:
     print(reports.batch_summary(summary), end="")
     print(f"gradebook: {args.out}/gradebook.csv" + (f", picture: {summary['picture']}"
                                                     if summary.get("picture") else ""))
+    if summary.get("report"):
+        print(f"report: {summary['report']}")
     return 3 if summary["statuses"].get("infrastructure") else 0
+
+
+def cmd_report(args) -> int:
+    print(api.report(args.grades))
+    return 0
 
 
 def cmd_image_build(args) -> int:
@@ -153,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--regrade", action="store_true", help="grade again what is already graded")
     p.add_argument("--image", default=None, help="autograder image (docker backend)")
     p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("report", help="rebuild a batch's HTML pages (index.html, a "
+                       "feedback.html per student) from its stored results")
+    p.add_argument("grades", help="the output folder of `grader batch`")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("image", help="the autograder Docker image")
     image_sub = p.add_subparsers(dest="image_command", required=True)

@@ -85,3 +85,36 @@ def mini_solutions(tmp_path) -> Path:
         """,
     })
     return root
+
+
+@pytest.fixture(scope="session")
+def example_batches(tmp_path_factory):
+    """``get(assignment)`` -> (output folder, summary) of that assignment's example submissions
+    graded as one batch, two at a time; graded once per session and shared by the tests that
+    check the scores (test_examples) and the pages (test_pages_browser)."""
+    from grader import batch
+
+    done = {}
+
+    def get(assignment):
+        if assignment not in done:
+            out = tmp_path_factory.mktemp(f"examples-{assignment}")
+            summary = batch.batch(REPO / "examples" / "submissions" / assignment,
+                                  assignment=assignment, out=out, jobs=2, progress=False)
+            done[assignment] = (out, summary)
+        return done[assignment]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def hostile_class(tmp_path_factory):
+    """A small hw1 class graded for real, with markup and script in names, output, messages
+    and source lines, a submission error and a grader failure (see report_class.py); its pages
+    are built. Returns the batch's output folder."""
+    from grader.results.pages.build import write_pages
+    from report_class import grade_class
+
+    out = grade_class(tmp_path_factory.mktemp("hostile-class"))
+    write_pages(out)
+    return out

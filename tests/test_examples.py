@@ -5,7 +5,6 @@ import re
 
 import pytest
 
-from grader import batch
 from grader.course.config import REPO_ROOT, solutions_dir
 from grader.course.release import check_release_up_to_date
 
@@ -29,13 +28,12 @@ def test_committed_release_is_up_to_date(assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_examples_score_as_expected(assignment, tmp_path):
+def test_examples_score_as_expected(assignment, example_batches):
     want = expected_scores(assignment)
     folders = sorted(p.name for p in (EXAMPLES / assignment).iterdir() if p.is_dir())
     assert want and sorted(want) == folders, "EXPECTED.md must list every example"
-    summary = batch.batch(EXAMPLES / assignment, assignment=assignment, out=tmp_path, jobs=2,
-                          progress=False)
+    out, summary = example_batches(assignment)
     assert summary["statuses"] == {"ok": len(folders)}
-    with open(tmp_path / "gradebook.csv", newline="") as f:
+    with open(out / "gradebook.csv", newline="") as f:
         got = {row["student"]: float(row["total"]) for row in csv.DictReader(f)}
     assert got == want

@@ -24,6 +24,7 @@ from grader.errors import GraderError
 from grader.intake.students import discover
 from grader.results import reports
 from grader.results.gradebook import read_record, summarize, write_gradebook, write_record
+from grader.results.pages.build import write_pages
 
 
 def _executor(backend: str, jobs: int, scheduler: str | None):
@@ -42,7 +43,8 @@ def _executor(backend: str, jobs: int, scheduler: str | None):
 def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: int = 2,
           scheduler: str | None = None, regrade: bool = False, image: str | None = None,
           progress: bool = True) -> dict:
-    """Grade every student in ``submissions``; write results, feedback and gradebook.csv."""
+    """Grade every student in ``submissions``; write results, feedback, gradebook.csv and the
+    HTML pages (``index.html``, a ``feedback.html`` per student)."""
     spec = find_assignment(assignment)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -59,6 +61,7 @@ def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: in
     summary.update(graded_now=graded, skipped=len(students) - len(todo))
     (out / "summary.txt").write_text(reports.batch_summary(summary), encoding="utf-8")
     summary["picture"] = reports.batch_picture(out, spec, rows)
+    summary["report"] = str(write_pages(out, spec)) if rows else None
     return summary
 
 

@@ -174,7 +174,7 @@ def check_gradient(f, x, analytic, *, d_out, rng, name: str = "dx", tol: float =
     num_dir = (loss(x + eps * direction) - loss(x - eps * direction)) / (2 * eps)
     ana_dir = float(np.sum(analytic * direction))
     dir_err = rel_error(ana_dir, num_dir)
-    record(**{f"gradient_error_{name}": max(worst, dir_err)})
+    record(**{f"gradient_error_{name}": max(worst, dir_err), f"gradient_tolerance_{name}": tol})
     if worst > tol:
         idx, a, n = worst_at
         raise AssertionError(f"{name} disagrees with the numerical gradient: relative error "

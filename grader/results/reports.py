@@ -108,25 +108,29 @@ def batch_summary(summary: dict) -> str:
 
 
 def batch_picture(out, spec, rows: list[dict]):
-    """summary.png: the score distribution and each problem's full-marks rate."""
+    """summary.png: the graded students' score distribution (integer bins and counts) and each
+    problem's full-marks rate. Submission errors and grader problems are not scores: they are
+    left out and counted in the title."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from grader.results.pages import figures
     except ImportError:
         return None
+    graded = [r for r in rows if r.get("status") == "ok"]
     if not rows:
         return None
-    totals = [float(r["total"]) for r in rows]
+    totals = [float(r["total"]) for r in graded]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.hist(totals, bins=min(20, max(5, len(set(totals)))), range=(0, spec.max_score),
-              color="#4c72b0", edgecolor="white")
-    left.set(title=f"{spec.id}: score distribution (n={len(rows)})",
-             xlabel=f"score (of {spec.max_score:g})", ylabel="students")
-    rates = [100 * sum(float(r[p.id]) >= p.points for r in rows) / len(rows)
-             for p in spec.problems]
-    right.barh([p.id for p in spec.problems], rates, color="#55a868")
-    right.set(title="full marks per problem", xlabel="% of students", xlim=(0, 100))
+    apart = len(rows) - len(graded)
+    figures.score_histogram(left, totals, spec.max_score,
+                            title=f"{spec.id}: score distribution (n={len(graded)}"
+                                  + (f"; {apart} not graded)" if apart else ")"))
+    rates = [100 * sum(float(r[p.id]) >= p.points for r in graded) / len(graded) if graded
+             else 0.0 for p in spec.problems]
+    right.barh([p.id for p in spec.problems], rates, color=figures.OKABE_ITO["green"])
+    right.set(title="full marks per problem", xlabel="% of graded students", xlim=(0, 100))
     right.invert_yaxis()
     fig.tight_layout()
     path = out / "summary.png"
