@@ -1,32 +1,27 @@
 """A batch's per-student records, as the exporters read them.
 
-The one place that knows where ``grader batch`` keeps them (``GRADES_DIR/<student>/
-results.json``, the student's id in the record): when the batch's layout moves, only
-:func:`student_records` changes.
+The exporters' one reader of what ``grader batch`` stored: it goes through the batch's record
+reader of the pages (``results.pages.records.batch_records``: ``GRADES_DIR/students/<key>/``
+in the keyed layout, else ``GRADES_DIR/<name>/``), so a change of layout is one change for both.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.results.pages.records import batch_records
 
 
 def student_records(grades: str | Path, assignment: str) -> list[tuple[str, dict]]:
-    """``(student id, results)`` for every student of ``assignment`` graded into ``grades``,
-    sorted by id; a GraderError when there are none."""
+    """``(student name, results)`` for every student of ``assignment`` graded into ``grades``,
+    by name; the name is the student's as the class folder gave it (nbgrader's student id).
+    A GraderError when there are none."""
     grades = Path(grades)
     if not grades.is_dir():
         raise GraderError(f"{grades}: no such folder (the --out of `grader batch`)")
-    found = []
-    for path in sorted(grades.glob("*/results.json")):
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise GraderError(f"{path}: unreadable record ({e})") from None
-        if isinstance(record, dict) and record.get("assignment") == assignment:
-            found.append((str(record.get("student") or path.parent.name), record))
+    found = [(r.name, r.results) for r in batch_records(grades)
+             if r.results.get("assignment") == assignment]
     if not found:
         raise GraderError(f"{grades}: no graded students of {assignment!r}; run "
                           f"`grader batch SUBMISSIONS --assignment {assignment} --out {grades}`")
-    return sorted(found, key=lambda item: item[0])
+    return found
