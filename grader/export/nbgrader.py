@@ -10,16 +10,15 @@ nbgrader's formgrader and ``nbgrader export`` show them:
   and per problem an *auto score* that needs no manual grading.
 
 Everything goes through ``update_or_create_*``: a re-run updates, never duplicates. A student
-whose record is an ``infrastructure`` failure is left out (not given a zero). Feedback goes to
-``<course>/feedback/<student>/<assignment>/<notebook>.html``, with the submission's
-``timestamp.txt`` and ``submission_secret.txt`` beside it as ``nbgrader release_feedback``
-expects.
+whose record is an ``infrastructure`` failure is left out (not given a zero). Feedback (the
+page the batch writes) goes to ``<course>/feedback/<student>/<assignment>/<notebook>.html``,
+with the submission's ``timestamp.txt`` and ``submission_secret.txt`` beside it as
+``nbgrader release_feedback`` expects.
 
 nbgrader is an optional extra (``pip install 'nn-grader[nbgrader]'``), imported only here.
 """
 from __future__ import annotations
 
-import html
 import os
 import shutil
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 from grader.course.config import find_assignment
 from grader.errors import GraderError
 from grader.export.records import student_records
-from grader.results import reports
+from grader.results.pages.build import student_page
 
 DEFAULT_DB = "sqlite:///gradebook.db"
 
@@ -103,21 +102,14 @@ def _ensure_grade(api, gb, problem_id: str, notebook: str, assignment: str, stud
     return grade
 
 
-def feedback_html(record: dict, student: str) -> str:
-    """A student's feedback as a small standalone HTML page (what nbgrader releases)."""
-    title = html.escape(f"{record.get('assignment', '')}: feedback for {student}")
-    body = html.escape(reports.feedback(record))
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>"
-            f"\n<body><h1>{title}</h1>\n<pre>{body}</pre>\n</body></html>\n")
-
-
-def _write_feedback(course: Path, student: str, assignment: str, notebook: str,
-                    record: dict) -> Path:
+def _write_feedback(course: Path, student: str, spec, notebook: str, record) -> Path:
+    """The student's feedback page (the one the batch writes) where nbgrader releases it."""
+    assignment = spec.id
     folder = course / "feedback" / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{notebook}.html"
     tmp = folder / f".{notebook}.html.tmp"
-    tmp.write_text(feedback_html(record, student), encoding="utf-8")
+    tmp.write_text(student_page(record, spec), encoding="utf-8")
     os.replace(tmp, target)
     submitted = course / "submitted" / student / assignment
     for name in ("timestamp.txt", "submission_secret.txt"):
@@ -152,7 +144,8 @@ def export(grades, *, assignment: str, db: str = DEFAULT_DB, course_dir=None,
         for problem in spec.problems:
             gb.update_or_create_grade_cell(problem.id, notebook, spec.id,
                                            max_score=problem.points, cell_type="code")
-        for student, record in records:
+        for entry in records:
+            student, record = entry.name, entry.results
             if record.get("status") == "infrastructure":
                 skipped[student] = "not graded (a grader problem): run `grader batch` again"
                 continue
@@ -170,7 +163,7 @@ def export(grades, *, assignment: str, db: str = DEFAULT_DB, course_dir=None,
                 grade.needs_manual_grade = False
             gb.db.commit()
             if feedback:
-                _write_feedback(course, student, spec.id, notebook, record)
+                _write_feedback(course, student, spec, notebook, entry)
             exported.append(student)
     return {"students": exported, "skipped": skipped,
             "feedback": str(course / "feedback") if feedback and exported else None}
