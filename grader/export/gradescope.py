@@ -10,8 +10,9 @@ The zip holds:
 - ``run_autograder`` (run for every submission): :mod:`grader.export.gradescope_run` grades
   ``/autograder/submission`` (module files or a notebook) in jail mode, or in uid mode where
   the container allows no namespaces, and writes ``/autograder/results/results.json``;
-- ``wheelhouse/``: the grader's own wheel and its runtime dependencies (with ``nbformat``, for
-  notebook submissions), the versions this host runs, for ``python_version``;
+- ``wheelhouse/``: the grader's own wheel and the wheels of its declared dependencies
+  (``nbformat`` among them, for notebooks), at the versions this host runs, for
+  ``python_version``;
 - ``solutions/<id>/``: the reference, ``assignment.yaml``, public and hidden tests.
 
 :func:`gradescope_results` turns a ``results.json`` into Gradescope's, honouring the
@@ -23,6 +24,7 @@ from __future__ import annotations
 import ast
 import io
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -35,7 +37,6 @@ from pathlib import Path
 from grader.course.config import REPO_ROOT, find_assignment
 from grader.errors import ConfigError, GraderError, InfrastructureError
 
-RUNTIME_PACKAGES = ("numpy", "pytest", "pyyaml", "nbformat")
 PREFIX = "/opt/nn-grader"
 WHEEL_CACHE = Path.home() / ".cache" / "nn-grader" / "gradescope-wheels"
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "mutants", ".pytest_cache")
@@ -120,38 +121,34 @@ def check_options(spec) -> None:
                               f"{entry.test!r}, which no public or hidden test defines")
 
 
-def _pins() -> list[str]:
-    pins = []
-    for name in RUNTIME_PACKAGES:
-        try:
-            pins.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            pins.append(name)
-    return pins
-
-
 def _pip(*args: str, what: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
     if proc.returncode != 0:
         raise InfrastructureError(f"could not {what}:\n{proc.stderr[-2000:]}")
 
 
-def wheelhouse(dest: Path, python_version: str) -> list[str]:
-    """The grader's wheel and its runtime wheels in ``dest`` (downloads cached between
-    exports)."""
-    pins = _pins()
-    cache = WHEEL_CACHE / python_version
-    cache.mkdir(parents=True, exist_ok=True)
-    target = [] if python_version == _this_python() else [
-        "--python-version", python_version, "--platform", "manylinux2014_x86_64",
-        "--platform", "manylinux_2_28_x86_64", "--implementation", "cp"]
-    # Exactly the wheels these pins resolve to go in the zip; the cache only saves downloads.
-    _pip("download", "--quiet", "--only-binary=:all:", "--find-links", str(cache),
-         "--dest", str(dest), *target, *pins, f"pip=={metadata.version('pip')}",
-         what="download the wheels for the autograder")
-    for wheel in dest.glob("*.whl"):
-        if not (cache / wheel.name).exists():
-            shutil.copy(wheel, cache / wheel.name)
+def _requirements(wheel: Path) -> list[str]:
+    """The grader's own dependencies, as its wheel declares them (extras left out)."""
+    with zipfile.ZipFile(wheel) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        lines = zf.read(name).decode("utf-8").splitlines()
+    return [line.split(":", 1)[1].strip() for line in lines
+            if line.startswith("Requires-Dist:") and "extra ==" not in line]
+
+
+def _constraints(requirements: list[str]) -> list[str]:
+    """Each dependency at the version this host runs (tested together), where it has it."""
+    pins = []
+    for requirement in requirements:
+        name = re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0]
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return pins
+
+
+def _grader_wheel(dest: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="grader-wheel-") as tmp:
         src = Path(tmp) / "src"
         src.mkdir()
@@ -160,9 +157,32 @@ def wheelhouse(dest: Path, python_version: str) -> list[str]:
             shutil.copy(REPO_ROOT / name, src / name)
         _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(dest), str(src),
              what="build the grader's wheel")
-    requirements = ["nn-grader", *pins]
+    return next(dest.glob("nn_grader-*.whl"))
+
+
+def wheelhouse(dest: Path, python_version: str) -> list[str]:
+    """The grader's wheel and every wheel it needs (its declared dependencies, at this host's
+    versions) in ``dest``, for ``python_version``; downloads are cached between exports."""
+    dest.mkdir(parents=True)
+    wheel = _grader_wheel(dest)
+    pins = _constraints(_requirements(wheel))
+    (dest / "constraints.txt").write_text("\n".join(pins) + "\n")
+    cache = WHEEL_CACHE / python_version
+    cache.mkdir(parents=True, exist_ok=True)
+    target = [] if python_version == _this_python() else [
+        "--python-version", python_version, "--platform", "manylinux2014_x86_64",
+        "--platform", "manylinux_2_28_x86_64", "--implementation", "cp"]
+    # Exactly the wheels the grader resolves to go in the zip; the cache only saves downloads.
+    _pip("download", "--quiet", "--only-binary=:all:", "--find-links", str(cache),
+         "--find-links", str(dest), "--dest", str(dest), "-c", str(dest / "constraints.txt"),
+         *target, str(wheel), f"pip=={metadata.version('pip')}",
+         what="download the wheels for the autograder")
+    for found in dest.glob("*.whl"):
+        if found != wheel and not (cache / found.name).exists():
+            shutil.copy(found, cache / found.name)
+    requirements = ["nn-grader"]
     (dest / "requirements.txt").write_text("\n".join(requirements) + "\n")
-    return requirements
+    return requirements + pins
 
 
 def _this_python() -> str:
@@ -194,7 +214,8 @@ if ! "$python" -m venv "$prefix/venv" 2>/dev/null; then
       --find-links "$here/wheelhouse" pip
 fi
 "$prefix/venv/bin/python" -m pip install --quiet --no-index --no-cache-dir \
-    --find-links "$here/wheelhouse" -r "$here/wheelhouse/requirements.txt"
+    --find-links "$here/wheelhouse" -r "$here/wheelhouse/requirements.txt" \
+    -c "$here/wheelhouse/constraints.txt"
 "$prefix/venv/bin/python" -m compileall -q "$prefix/venv" >/dev/null 2>&1 || true
 # The hidden suite and the reference: readable by root only, here and in the source folder.
 cp -r "$here/solutions" "$prefix/solutions"
