@@ -22,6 +22,7 @@ test: venv
 bench: venv
 	$(BIN)/python benchmarks/bench_grade.py
 	$(BIN)/python benchmarks/bench_batch.py
+	$(BIN)/python benchmarks/bench_similarity.py
 
 release: venv
 	$(BIN)/grader release hw1_graph

@@ -2,3 +2,5 @@
 
 This file imports nothing: the untrusted worker imports ``grader.wire.protocol`` through it.
 """
+
+__version__ = "0.1.0"

@@ -4,9 +4,12 @@ thin layer over these, so the CLI and the Python API never disagree.
 ``grade``   one submission, all tests (public + hidden), writes ``results.json``  (TAs)
 ``check``   a student's folder (or notebook) against the public tests of its release (students)
 ``check_notebook`` the same from a notebook's test cell, for one problem            (students)
+``zip_submission`` the submission zip of a student's folder, checked first           (students)
 ``batch``   a whole class in parallel, resumable, with a gradebook              (TAs)
 ``report``  rebuild a batch's HTML pages from its stored results                (TAs)
+``similarity`` which submissions of a batch share code, ranked, with pages    (TAs)
 ``demo``    grade the bundled example submissions and return their results
+``new``     scaffold ``solutions/<id>`` that releases and validates as it is      (instructors)
 ``release`` generate a student release from ``solutions/<id>``                  (instructors)
 ``validate`` reference full marks, skeleton zero, every mutant caught          (instructors)
 ``build_image`` the autograder Docker image, built without network access       (instructors)
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 # One BLAS thread everywhere: the harness is forked from this process, and timing is fair only
@@ -29,40 +33,62 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from grader.batch import batch  # noqa: E402,F401  (a user verb: grade a whole class)
 from grader.course import config as config_mod  # noqa: E402
-from grader.errors import GraderError  # noqa: E402
+from grader.errors import (GraderError, GraderWarning, ResultsNotWritten,  # noqa: E402
+                           SubmissionError)
 from grader.harness.supervisor import check_folder, grade_submission  # noqa: E402
 from grader.intake.notebook import checkout_for_check  # noqa: E402
-from grader.results.scoring import write_json_atomic  # noqa: E402
+from grader.results.outputs import prepare_folder  # noqa: E402
+from grader.results.scoring import failure_results, write_json_atomic  # noqa: E402
 from grader.sandbox.image import DEFAULT_BASE, DEFAULT_TAG  # noqa: E402
 
 REPO_ROOT = config_mod.REPO_ROOT
 
 
-def grade(submission, *, assignment: str, output=None, solutions=None, only=None,
-          backend: str = "local", image: str | None = None, cpus: float | None = None) -> dict:
+def grade(submission, *, assignment: str, out=None, solutions=None, only=None,
+          backend: str = "local", image: str | None = None, cpus: float | None = None,
+          output=None) -> dict:
     """Grade one submission (a folder or a .zip) with every test of ``assignment``.
 
     ``backend`` is ``local`` (the embedded sandbox) or ``docker`` (one hardened container from
-    the autograder ``image``, limited to ``cpus``). Writes ``output/results.json`` when ``output`` is given and
-    returns the results dict. ``only`` restricts grading to the named test functions (used to
-    validate mutants).
+    the autograder ``image``, limited to ``cpus``). Writes ``out/results.json`` when ``out``
+    is given (checked before grading starts) and returns the results dict; ``output`` is an
+    older name of ``out``. ``only`` restricts grading to the named test functions (used to
+    validate mutants). A submission that cannot be graded at all (a misnamed file, an
+    unreadable zip) has status ``submission_error`` and the reason as output.
     """
+    out = out if out is not None else output
     spec = config_mod.find_assignment(assignment, solutions=solutions)
-    results = grade_submission(spec, Path(submission), backend=backend, image=image, cpus=cpus,
-                               only=only)
+    if not os.path.lexists(submission):
+        raise GraderError(f"{submission}: no such file or folder")
+    if out is not None:
+        out = prepare_folder(out)
+    try:
+        results = grade_submission(spec, Path(submission), backend=backend, image=image,
+                                   cpus=cpus, only=only)
+    except SubmissionError as e:  # the student's to fix (a misnamed file, a broken zip)
+        results = failure_results(spec, "submission_error", str(e))
     results["submission"] = Path(submission).name
-    if output is not None:
-        write_json_atomic(Path(output) / "results.json", results)
+    if out is not None:
+        try:
+            write_json_atomic(out / "results.json", results)
+        except OSError as e:
+            raise ResultsNotWritten(f"{out / 'results.json'}: cannot write it "
+                                    f"({e.strerror or e})", results=results) from None
     return results
 
 
-def check(path=".", *, assignment: str | None = None, solutions=None) -> dict:
+def check(path=".", *, assignment: str | None = None, solutions=None,
+          timing: bool = True) -> dict:
     """Run the public tests of a student's assignment folder (what students run locally).
 
     The folder is a release (``assignments/<id>/``) with the student's work in it; its
     ``assignment.yaml`` names the assignment and ``tests/`` holds the public tests. ``path``
     may also be a notebook in such a folder (``grader release --notebook``): its code cells
-    are what is checked.
+    are what is checked. The results also say, per problem, how many points only the hidden
+    tests grade (``problem_points``: each problem's total), and, with ``timing``, how fast the
+    student's timed functions are on the hidden timing tests' shapes (``timing``: see
+    ``harness/yardstick.py``). ``warnings`` lists what the student should know (e.g. an
+    ``assignment`` other than the folder's).
     """
     folder = Path(path)
     notebook = folder if folder.suffix == ".ipynb" else None
@@ -70,21 +96,35 @@ def check(path=".", *, assignment: str | None = None, solutions=None) -> dict:
         if not notebook.is_file():
             raise GraderError(f"{notebook}: no such notebook")
         folder = notebook.parent
+    if not folder.is_dir():
+        raise GraderError(f"{folder}: no such folder" if not folder.exists() else
+                          f"{folder}: not a folder; give `grader check` your assignment folder")
+    own = folder / "assignment.yaml"
     if assignment:
         spec = config_mod.find_assignment(assignment, solutions=solutions)
+        if own.is_file():
+            mine = config_mod.load_assignment(folder, require_sources=False).id
+            if mine != spec.id:
+                warnings.warn(f"this folder is {mine}, but --assignment says {spec.id}: "
+                              f"checking {spec.id}'s public tests on it", GraderWarning,
+                              stacklevel=2)
     else:
-        if not (folder / "assignment.yaml").is_file():
+        if not own.is_file():
             raise GraderError(f"{folder}: no assignment.yaml here; run `grader check` inside "
                               "your assignment folder, or pass --assignment ID")
         spec = config_mod.load_assignment(folder, require_sources=False)
     tests = spec.public_tests if assignment else folder / "tests"
     if not tests.is_dir():
         raise GraderError(f"{tests}: the public tests are missing from this folder")
+    provided_from = spec.root if assignment else folder
     with tempfile.TemporaryDirectory(prefix="grader-check-notebook-") as tmp:
         cells = checkout_for_check(notebook or folder, spec.files, Path(tmp) / "work")
-        results = check_folder(spec, cells or folder, tests=tests,
-                               provided_from=spec.root if assignment else folder)
-    results["submission"] = (notebook or folder.resolve()).name
+        results = check_folder(spec, cells or folder, tests=tests, provided_from=provided_from)
+        results["submission"] = (notebook or folder.resolve()).name
+        results["problem_points"] = {p.id: p.points for p in spec.problems}
+        if timing and spec.timing and not results.get("import_error"):
+            from grader.harness.yardstick import measure
+            results["timing"] = measure(spec, cells or folder, provided_from=provided_from)
     return results
 
 
@@ -93,7 +133,7 @@ def check_notebook(notebook, *, problem: str | None = None) -> dict:
     saved ``notebook``; prints the report and raises AssertionError when one fails, so the
     cell fails as a test cell should."""
     from grader.results import reports
-    results = check(notebook)
+    results = check(notebook, timing=False)
     tests = [t for t in results["tests"] if problem is None or t["problem"] == problem]
     if problem is not None and not tests:
         raise GraderError(f"no public tests for problem {problem!r} in this assignment")
@@ -117,10 +157,14 @@ def examples_dir(assignment: str) -> Path:
     return REPO_ROOT / "examples" / "submissions" / assignment
 
 
-def demo(*, assignments: tuple[str, ...] | None = None, output=None, jobs: int = 2,
-         progress=None) -> list:
-    """Grade every bundled example submission (two at a time); return their results.
-    ``assignments`` defaults to every assignment with examples."""
+def demo(*, assignments: tuple[str, ...] | None = None, out=None, jobs: int = 2,
+         progress=None, output=None) -> list:
+    """Grade every bundled example submission (``jobs`` at a time); return their results.
+    ``assignments`` defaults to every assignment with examples; with ``out`` (``output``: its
+    older name) each results.json is also written under ``out/<assignment>/<example>/``."""
+    out = out if out is not None else output
+    if not isinstance(jobs, int) or jobs < 1:
+        raise GraderError(f"jobs must be a whole number of at least 1, not {jobs!r}")
     import concurrent.futures as cf
     import multiprocessing
 
@@ -137,7 +181,7 @@ def demo(*, assignments: tuple[str, ...] | None = None, output=None, jobs: int =
     context = multiprocessing.get_context("fork")
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = {pool.submit(grade, sub, assignment=assignment,
-                               output=Path(output) / assignment / sub.name if output else None):
+                               out=Path(out) / assignment / sub.name if out else None):
                    (assignment, sub.name) for assignment, sub in work}
         for future in cf.as_completed(futures):
             results = future.result()
@@ -147,15 +191,48 @@ def demo(*, assignments: tuple[str, ...] | None = None, output=None, jobs: int =
     return [graded[key] for key in sorted(graded)]
 
 
+def zip_submission(path=".", *, out=None) -> dict:
+    """In a student's assignment folder: check the declared files (there, compiling, importing
+    in the sandbox) and write the submission zip with exactly those files (default:
+    ``<folder>/<id>.zip``). Returns ``{"zip": path, "files": [[name, bytes], ...]}``."""
+    from grader.intake.packaging import make_zip
+    folder = Path(path)
+    if not folder.is_dir():
+        raise GraderError(f"{folder}: no such folder")
+    if not (folder / "assignment.yaml").is_file():
+        raise GraderError(f"{folder}: no assignment.yaml here; run `grader zip` inside your "
+                          "assignment folder")
+    spec = config_mod.load_assignment(folder, require_sources=False)
+    archive, files = make_zip(spec, folder, out)
+    return {"zip": str(archive), "files": [list(f) for f in files]}
+
+
+def similarity(grades, *, assignment: str | None = None, submissions=None, release=None,
+               out=None, threshold: float = 0.6, min_match: int = 100, pages: int = 50) -> dict:
+    """Rank every pair of the batch in ``grades`` by how much code they share; write
+    ``grades/similarity/`` (``index.html``, a page per pair, ``similarity.csv``). A high score
+    is a reason to look, not a verdict. See ``grader.similarity.run.similarity``."""
+    from grader.similarity.run import similarity as _similarity
+    return _similarity(grades, assignment=assignment, submissions=submissions, release=release,
+                       out=out, threshold=threshold, min_match=min_match, pages=pages)
+
+
 def validate(assignment: str, *, solutions=None, progress=None) -> list:
     """Reference full marks, skeleton zero, every mutant caught; a list of checks."""
     from grader.course.validate import validate as _validate
     return _validate(assignment, solutions=solutions, progress=progress)
 
 
+def new(assignment: str, *, solutions=None) -> Path:
+    """Scaffold ``<solutions>/<id>/``: an assignment that releases and validates as it is."""
+    from grader.course.scaffold import scaffold
+    return scaffold(assignment, solutions=solutions)
+
+
 def release(assignment: str, *, solutions=None, out=None, notebook: bool = False) -> Path:
-    """Generate ``assignments/<id>/`` from ``solutions/<id>/``; with ``notebook``, also the
-    nbgrader notebook release ``assignments/<id>-notebook/``."""
+    """Generate ``assignments/<id>/`` (beside the solutions folder, unless ``out``) from
+    ``<solutions>/<id>/``; with ``notebook``, also the nbgrader notebook release
+    ``assignments/<id>-notebook/``."""
     from grader.course.release import release as _release
     return _release(assignment, solutions_dir=solutions, out_dir=out, notebook=notebook)
 

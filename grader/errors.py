@@ -7,6 +7,11 @@ class GraderError(Exception):
     exit_code = 2
 
 
+class GraderWarning(UserWarning):
+    """Something the user should know that does not stop the command; the command line
+    prints it as ``grader: warning: ...``."""
+
+
 class ConfigError(GraderError):
     """A malformed or missing assignment configuration."""
 
@@ -19,3 +24,25 @@ class InfrastructureError(GraderError):
     """The grader could not run (sandbox or Docker engine unavailable); not the student's fault."""
 
     exit_code = 3
+
+
+class EngineUnavailable(InfrastructureError):
+    """The Docker engine does not answer (down, restarting, unreachable): a batch waits for it
+    for a while, then stops; the student is graded on a later run."""
+
+
+class BatchStopped(GraderError):
+    """A batch stopped before grading everyone (Ctrl-C, the engine gone); what was graded is
+    recorded and in the gradebook. ``summary`` is the summary of what is there."""
+
+    def __init__(self, message: str, *, exit_code: int, summary: dict | None = None):
+        super().__init__(message)
+        self.exit_code, self.summary = exit_code, summary
+
+
+class ResultsNotWritten(GraderError):
+    """Grading finished but its results could not be written; ``results`` holds them."""
+
+    def __init__(self, message: str, *, results: dict):
+        super().__init__(message)
+        self.results = results

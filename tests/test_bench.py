@@ -1,4 +1,6 @@
 """The bench fixture: too slow is caught with both times and the ratio; cheats do not help."""
+from textwrap import dedent
+
 import pytest
 
 from grader.api import grade
@@ -137,28 +139,73 @@ def test_loops_are_too_slow_with_both_times_and_the_ratio(timing_solutions, tmp_
     assert results["score"] == 1  # the public test still passes
 
 
-def test_too_slow_message_gives_times_and_ratio(timing_solutions, tmp_path, monkeypatch):
-    # Hidden tests show only the hint; read the full message from the harness events instead.
-    from grader.harness.bench import Bench, Random, TooSlow
+@pytest.fixture
+def sessions(tmp_path):
+    """A student and a reference worker over the same two functions: ``double`` (the same
+    code in both) and ``affine`` (a Python loop in the student's, vectorized in the
+    reference's), and a Bench over them."""
+    from grader.harness import testing
+    from grader.harness.bench import Bench
+    from grader.sandbox.local import LocalSandbox
+    from grader.wire.bridge import WorkerSession
 
-    class Session:
-        def __init__(self, seconds):
-            self.seconds = seconds
+    opened = []
+    for name, source in (("student", SUBMISSIONS["per_sample_loop"]), ("reference", REFERENCE)):
+        work = write_files(tmp_path / name, {"affine.py": dedent(source) + dedent(DOUBLE)})
+        sandbox = LocalSandbox(work)
+        opened.append((sandbox, WorkerSession(sandbox, ["affine"], call_timeout=10)))
+    recorded = {}
+    yield Bench(opened[0][1], opened[1][1], default_limit=3, compare=testing.assert_close_tree,
+                record=recorded.update), recorded
+    for sandbox, session in opened:
+        session.close()
+        sandbox.close()
 
-        def request(self, message, timeout=None):
-            if message["op"] == "run":
-                import time
-                time.sleep(self.seconds)
-            return {"value": 1.0} if message["op"] == "sample" else 1.0
 
-    bench = Bench(Session(0.02), Session(0.002), default_limit=3, compare=lambda *a, **k: None,
-                  record=lambda **k: None)
-    with pytest.raises(TooSlow, match=r"takes 2\d(\.\d+)? ms; the reference takes 2(\.\d+)? ms .*"
-                                      r"\d+\.\dx slower, the limit is 3x"):
-        bench.compare("affine", Random((2, 2)))
+DOUBLE = """
+    def double(x, *, times=2):
+        return times * x
+"""
+
+
+def test_too_slow_message_gives_times_and_ratio(sessions):
+    from grader.harness.bench import Random, TooSlow
+
+    bench, recorded = sessions
+    with pytest.raises(TooSlow, match=r"takes \d+(\.\d+)? ms; the reference takes \d+(\.\d+)? "
+                                      r"(ms|us) .*\d+\.\dx slower, the limit is 3x"):
+        bench.compare("affine", Random((200, 64)), Random((64, 32)), Random((32,)), index=0)
+    assert recorded["speed_ratio"] > 3 and recorded["speed_limit"] == 3
+
+
+def test_same_code_passes_with_keyword_arguments_and_a_large_result(sessions):
+    """The same function in both workers is within the limit; its result (8 MB, far more than
+    the first room made for it) is verified whole every call."""
+    from grader.harness.bench import Random
+
+    bench, recorded = sessions
+    ratio = bench.compare("double", Random((1000, 1000)), times=3, reps=2, min_time=0.05)
+    assert ratio <= 3 and recorded["speed_ratio"] == ratio
 
 
 @pytest.mark.parametrize("name", ["fills_later", "fast_but_wrong"])
 def test_fast_wrong_results_fail_as_wrong_answers(timing_solutions, tmp_path, name):
     test, _ = graded(timing_solutions, tmp_path, name)
     assert test["kind"] == "wrong_answer" and test["score"] == 0
+
+
+def test_a_disturbed_round_is_measured_again_before_any_verdict():
+    """The noise rule on its own: a verdict waits for a round whose per-repetition minima
+    agree within NOISE (or ROUNDS rounds), and uses the minima over every round."""
+    from grader.harness.bench import NOISE, ROUNDS, Bench, _Round
+
+    steady = _Round(student=[1.0, 1.1, 1.05], reference=[1.0, 1.02, 1.1])
+    disturbed = _Round(student=[9.0, 1.0, 1.2], reference=[1.0, 3.0, 1.1])
+    assert max(disturbed.reference) > NOISE * min(disturbed.reference)
+    assert Bench._decide([steady], limit=3) == (1.0, 1.0)
+    assert Bench._decide([disturbed], limit=3) is None
+    assert Bench._decide([disturbed, steady], limit=3) == (1.0, 1.0)
+    rounds = [disturbed] * ROUNDS
+    assert Bench._decide(rounds, limit=3) == (1.0, 1.0)  # out of rounds: decide anyway
+    best = _Round(student=[0.5, 0.55], reference=[0.9, 0.95])
+    assert Bench._decide([disturbed, best], limit=3) == (0.5, 0.9)

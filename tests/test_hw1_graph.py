@@ -13,8 +13,8 @@ RELEASE = REPO_ROOT / "assignments" / "hw1_graph"
 # example -> (score, {problem: (score, kinds lost)})
 EXPECTED = {
     "correct": (42, {}),
-    "forgets_dout": (21, {"mulnode": (1, {"wrong_answer"}), "mynetwork": (1, {"wrong_answer"})}),
-    "swaps_dx_dy": (21, {"mulnode": (1, {"wrong_answer"}), "mynetwork": (1, {"wrong_answer"})}),
+    "forgets_dout": (23, {"mulnode": (2, {"wrong_answer"}), "mynetwork": (2, {"wrong_answer"})}),
+    "swaps_dx_dy": (23, {"mulnode": (2, {"wrong_answer"}), "mynetwork": (2, {"wrong_answer"})}),
     "one_sided_difference": (35, {"numerical_gradient": (6, {"wrong_answer"})}),
     "mutates_x": (37, {"numerical_gradient": (8, {"wrong_answer"})}),
     "syntax_error": (0, {p.id: (0, {"error"}) for p in SPEC.problems}),

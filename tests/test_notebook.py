@@ -206,13 +206,22 @@ def test_a_submission_error_in_a_batch_is_a_record_that_says_which(tmp_path):
     summary = batch(klass, assignment="hw1_graph", out=tmp_path / "grades", jobs=1,
                     progress=False)
     assert summary["statuses"] == {"submission_error": 2}
-    bob = json.loads((tmp_path / "grades" / "bob" / "results.json").read_text())
-    carol = json.loads((tmp_path / "grades" / "carol" / "results.json").read_text())
+    bob = json.loads((tmp_path / "grades" / "students" / "bob" / "results.json").read_text())
+    carol = json.loads((tmp_path / "grades" / "students" / "carol" / "results.json").read_text())
     assert "bob.ipynb: no cells with your code" in bob["output"]
     assert "carol.ipynb: not a notebook: invalid JSON at line 1" in carol["output"]
 
 
 # -- which files a submission is graded from ---------------------------------------------------
+
+def test_the_notebook_used_is_not_listed_as_not_graded(tmp_path):
+    folder = tmp_path / "sub"
+    nbs.write(folder / "hw1_graph.ipynb", nbs.student_notebook(example("hw1_graph", "correct")))
+    nbs.write(folder / "scratch.ipynb", nbs.notebook([nbs.code_cell("print('hi')")]))
+    results = grade(folder, assignment="hw1_graph")
+    assert results["score"] == results["max_score"]
+    assert results["ignored_files"] == ["scratch.ipynb"]  # the other notebook was not graded
+
 
 def test_module_files_win_over_a_notebook(tmp_path):
     folder = tmp_path / "sub"
@@ -241,7 +250,7 @@ def test_a_zip_holding_a_notebook_in_a_folder_is_graded(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("hw1_graph/hw1_graph.ipynb", nb)
         zf.writestr("hw1_graph/.ipynb_checkpoints/hw1_graph-checkpoint.ipynb", "{}")
-    assert grade(archive, assignment="hw1_graph")["score"] == 21  # as EXPECTED.md says
+    assert grade(archive, assignment="hw1_graph")["score"] == 23  # as EXPECTED.md says
 
 
 # -- the released notebook ---------------------------------------------------------------------

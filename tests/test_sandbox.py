@@ -9,6 +9,7 @@ import pytest
 
 from grader.wire.bridge import (StudentError, StudentModules, WorkerCrashed, WorkerSession,
                            WorkerTimeout)
+from grader.sandbox import cgroups
 from grader.sandbox.local import LocalSandbox, WorkerLimits
 from tests.conftest import write_files
 
@@ -65,6 +66,43 @@ STUDENT = """
 
     def whoami():
         return os.getuid(), sorted(os.listdir("/"))
+
+    def my_cgroups():
+        with open("/proc/self/cgroup") as f:
+            return f.read()
+
+    def cpu_of_busy_children(n, seconds):  # CPU seconds of n busy children, all together
+        pids = []
+        for _ in range(n):
+            pid = os.fork()
+            if pid == 0:
+                end = time.monotonic() + seconds
+                while time.monotonic() < end:
+                    pass
+                os._exit(0)
+            pids.append(pid)
+        for pid in pids:
+            os.waitpid(pid, 0)
+        t = os.times()
+        return t.children_user + t.children_system
+
+    def mutate_nested(pair, d):
+        pair[0][0] = 7.0
+        pair[1][0][1] = 8.0
+        d["k"][2] = 9.0
+
+    def install_liar():
+        import copy
+        worker = sys.modules["grader.untrusted.worker"]
+        serve_one = worker._serve_one
+        def lying(reader, wfd, request):
+            before = copy.deepcopy(request.get("args"))
+            reply = serve_one(reader, wfd, request)
+            if request.get("op") == "call":
+                reply["args"] = before  # "unmodified": the copies taken before the call
+            return reply
+        worker._serve_one = lying
+        return "installed"
 """
 
 
@@ -93,11 +131,25 @@ def test_callbacks_run_in_the_harness(student):
     assert seen == [2.0, 2.0]
 
 
-def test_inspect_returns_the_workers_copy_of_the_arguments(student):
+def test_inspect_observes_the_arguments_in_the_harness_memory(student):
     x = np.zeros(3)
     call = student.mutate.inspect(x)
     assert call.result == 99.0
-    assert call.args[0][0] == 99.0 and x[0] == 0.0  # the harness's copy is untouched
+    assert call.args[0][0] == 99.0 and x[0] == 0.0  # the harness's own x is untouched
+    call = student.mutate_nested.inspect([np.zeros(2), (np.ones(2),)], {"k": np.arange(3.0)})
+    assert call.result is None
+    (first, (second,)), kwargs = call.args[0], call.args[1]
+    assert list(first) == [7.0, 0.0] and list(second) == [1.0, 8.0]
+    assert list(kwargs["k"]) == [0.0, 1.0, 9.0]
+
+
+def test_inspect_ignores_what_the_worker_says_about_the_arguments(student):
+    """The worker rewrites its own serving code to send back copies taken before the call (as
+    the worker of the old protocol could be made to): the harness reads its shared memory."""
+    assert student.install_liar() == "installed"
+    x = np.zeros(3)
+    call = student.mutate.inspect(x)
+    assert call.args[0][0] == 99.0
 
 
 def test_student_exception_shows_only_student_frames(student):
@@ -227,3 +279,38 @@ def test_killing_one_worker_leaves_another_live_worker_alone(tmp_path, sandbox_m
     for sandbox, session in sessions:
         session.close()
         sandbox.close()
+
+
+def test_the_worker_writes_no_bytecode(tmp_path):
+    """The worker runs with -B (-I alone ignores PYTHONDONTWRITEBYTECODE): importing the
+    student's files leaves no __pycache__ in its folder (here plain mode, which imports the
+    files in place)."""
+    work = write_files(tmp_path / "work", {"mod.py": STUDENT})
+    sandbox = LocalSandbox(work, mode="plain")
+    session = WorkerSession(sandbox, ["mod"])
+    try:
+        assert StudentModules(session, ["mod"]).Node().forward(2.0) == 2.0
+        assert sorted(p.name for p in work.iterdir()) == ["mod.py"]
+    finally:
+        session.close()
+        sandbox.close()
+
+
+@pytest.mark.skipif(not cgroups.available(), reason="needs root and cgroup v1 or v2")
+def test_a_jailed_worker_tree_has_a_cgroup_with_one_cpu(tmp_path):
+    """Whatever a student starts shares one CPU quota (jobs side by side keep their own CPU);
+    the group is gone after the sandbox closes."""
+    work = write_files(tmp_path / "work", {"mod.py": STUDENT})
+    sandbox = LocalSandbox(work, WorkerLimits(), mode="jail")
+    session = WorkerSession(sandbox, ["mod"], call_timeout=20)
+    try:
+        student = StudentModules(session, ["mod"])
+        assert f"/{cgroups.PREFIX}" in student.my_cgroups()
+        groups = sandbox._cgroup.dirs
+        assert all(d.is_dir() for d in groups)
+        cpu = student.cpu_of_busy_children(4, 1.5)
+        assert cpu < 1.5 * 1.25, f"{cpu:.2f} s of CPU in 1.5 s: more than one CPU"
+    finally:
+        session.close()
+        sandbox.close()
+    assert not any(d.exists() for d in groups)

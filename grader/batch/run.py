@@ -1,114 +1,306 @@
 """``grader batch``: grade a whole class, in parallel, resumably, and write a gradebook.
 
 SUBMISSIONS is a folder of per-student folders or zips, one zip of those, or nbgrader's
-``submitted/<student>/<assignment>/`` layout. Each student's ``results.json`` (written
-atomically) is the durable record: a re-run skips students already graded (unless
-``regrade``), so a batch killed at any moment finishes on the next run with every student graded
-exactly once. ``gradebook.csv`` is rebuilt from those records. An ``infrastructure`` result is
-retried, and never replaces an earlier good one.
+``submitted/<student>/<assignment>/`` layout. Each student's ``students/<key>/results.json``
+(written atomically; keys: see ``grader.results.gradebook``) is the durable record: a re-run
+skips students already graded whose submission is unchanged (its SHA-256 is in the record),
+regrades those whose submission changed, and with ``regrade`` everyone; so a batch killed at any
+moment finishes on the next run with every student graded exactly once. ``gradebook.csv`` is
+rebuilt from those records. An ``infrastructure`` result is retried, and never replaces an
+earlier good one.
+
+Before the first student the set-up is checked (the Docker engine, the image, the assignment
+in it; the output folder), so a broken set-up is one message, not a class graded as failed.
+While it runs:
+
+- Ctrl-C once: the submissions being graded finish, nothing new starts; twice: everything
+  stops at once (harnesses and containers killed, temporary folders removed). Either way the
+  gradebook is written from what is done, and re-running the command resumes.
+- The Docker engine going away: the batch waits for it (``engine_wait`` seconds), says so,
+  and regrades what it lost; if it does not come back, what is left is marked
+  ``infrastructure`` (graded on the next run) and the batch stops with one line.
+- A full output disk: grading stops, the records already written stay intact, no temporary
+  file is left, and the message says how much space the rest needs.
 
 With ``scheduler`` the same tasks run on a Dask distributed cluster: each task receives the
 submission's bytes and grades it with that machine's sandbox or Docker engine.
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
+import collections
 import os
-import sys
 import tempfile
+import time
 from pathlib import Path
 
-from grader.batch.tasks import grade_bytes, grade_one, zip_bytes
+from grader.batch.pools import make_pool
+from grader.batch.progress import Progress
+from grader.batch.stopping import CtrlC
+from grader.batch.tasks import ENGINE_AWAY, failed_record
 from grader.course.config import find_assignment
-from grader.errors import GraderError
+from grader.errors import BatchStopped, GraderError
 from grader.intake.students import discover
 from grader.results import reports
-from grader.results.gradebook import read_record, summarize, write_gradebook, write_record
+from grader.results.gradebook import (OutOfSpace, read_record, record_dir, summarize,
+                                      write_gradebook, write_record)
+from grader.results.outputs import prepare_folder
 from grader.results.pages.build import write_pages
 
-
-def _executor(backend: str, jobs: int, scheduler: str | None):
-    if scheduler:
-        try:
-            from distributed import Client
-        except ImportError:
-            raise GraderError("--scheduler needs Dask: pip install 'nn-grader[batch]'") from None
-        return Client(scheduler)
-    if backend == "docker":  # the work happens in containers: threads are enough
-        return cf.ThreadPoolExecutor(max_workers=jobs)
-    import multiprocessing
-    return cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+ENGINE_RETRIES = 3  # times one student is regraded after the engine went away under it
 
 
 def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: int = 2,
           scheduler: str | None = None, regrade: bool = False, image: str | None = None,
-          progress: bool = True) -> dict:
+          progress: bool = True, engine_wait: float = 60.0,
+          similarity: bool = False) -> dict:
     """Grade every student in ``submissions``; write results, feedback, gradebook.csv and the
-    HTML pages (``index.html``, a ``feedback.html`` per student)."""
+    HTML pages (``index.html``, a ``feedback.html`` per student). Each student's files as
+    graded are kept beside their results (for ``grader similarity``); with ``similarity`` the
+    pairs of submissions that share code are ranked too, linked from ``index.html``."""
+    if not isinstance(jobs, int) or jobs < 1:
+        raise GraderError(f"jobs must be a whole number of at least 1, not {jobs!r}")
+    if backend not in ("local", "docker"):
+        raise GraderError(f"unknown backend {backend!r} (use local or docker)")
     spec = find_assignment(assignment)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_folder(out)
     if backend == "docker" and not scheduler:
-        from grader.sandbox.docker import reap
-        reap()
-    with tempfile.TemporaryDirectory(prefix="grader-batch-") as scratch:
-        students = discover(Path(submissions), spec.id, Path(scratch))
-        todo = [s for s in students if regrade or not read_record(out, s.name)
-                or read_record(out, s.name).get("status") != "ok"]
-        graded = _run(todo, spec.id, out, backend, jobs, scheduler, image, progress)
-    rows = write_gradebook(out, spec, [s.name for s in students])
-    summary = summarize(out, spec, [s.name for s in students])
-    summary.update(graded_now=graded, skipped=len(students) - len(todo))
-    (out / "summary.txt").write_text(reports.batch_summary(summary), encoding="utf-8")
-    summary["picture"] = reports.batch_picture(out, spec, rows)
-    summary["report"] = str(write_pages(out, spec)) if rows else None
+        _check_docker(spec, image)
+    pool = make_pool(backend, jobs, scheduler, spec.id, image)
+    try:
+        with tempfile.TemporaryDirectory(prefix="grader-batch-") as scratch:
+            students = discover(Path(submissions), spec.id, Path(scratch), exclude=[out])
+            todo, changed = _to_grade(out, students, regrade)
+            skipped = len(students) - len(todo)
+            for s in [s for s in todo if s.problem]:  # e.g. two submissions for one name
+                _record(out, s, failed_record(s.name, s.key, spec.id, "submission_error",
+                                              s.problem), spec)
+            todo = [s for s in todo if not s.problem]
+            run = _Run(pool, out, spec, Progress(len(todo), enabled=progress), engine_wait)
+            if changed:
+                run.progress.note(f"regrading {changed} student{'s' * (changed != 1)} whose "
+                                  "submission changed since it was graded")
+            run.grade(todo)
+            if run.stopped is None and run.out_of_space is None:
+                _keep_missing_files(out, spec, students)
+    finally:
+        pool.close()
+    summary = _write_outputs(out, spec, students, similarity=similarity)
+    summary.update(graded_now=run.graded, skipped=skipped, changed=changed)
+    run.raise_if_stopped(summary, len(students))
     return summary
 
 
-def _run(todo, assignment, out, backend, jobs, scheduler, image, progress) -> int:
-    if not todo:
-        return 0
-    bar = _progress(len(todo), progress)
-    executor = _executor(backend, jobs, scheduler)
-    done = 0
+def _keep_missing_files(out: Path, spec, students) -> None:
+    """Students graded by an older batch have no copy of their files: keep one now (``grader
+    similarity`` reads them there). Best effort: a full disk leaves the rest without."""
+    from grader.similarity.sources import has_kept_files, keep_student_files
+    for s in students:
+        record = record_dir(out, s.key)
+        if (record / "results.json").is_file() and not has_kept_files(record):
+            try:
+                keep_student_files(record, s.path, spec)
+            except OSError:
+                return
+
+
+def _check_docker(spec, image) -> None:
+    """The engine answers, the image exists and holds this assignment as it is now; and
+    containers of dead batches are removed (never another live batch's)."""
+    from grader.sandbox import docker as backend
+    from grader.sandbox.image import check_image
+    c = backend.client()
+    check_image(spec, image or os.environ.get("GRADER_IMAGE", backend.DEFAULT_IMAGE), c)
+    backend.reap(c)
+
+
+def _to_grade(out: Path, students, regrade: bool):
+    """The students to grade now, and how many of them were graded before from content that
+    has changed since (their record holds another ``submission_sha256``)."""
+    todo, changed = [], 0
+    for s in students:
+        old = read_record(out, s.key)
+        if regrade or old is None or old.get("status") != "ok":
+            todo.append(s)
+        elif old.get("submission_sha256") != s.digest:
+            todo.append(s)
+            changed += 1
+    return todo, changed
+
+
+def _record(out: Path, student, results: dict, spec) -> dict:
+    """The student's files as graded (for ``grader similarity``), then their record."""
+    from grader.similarity.sources import keep_student_files
+    results.update(student=student.name, key=student.key,
+                   submission_sha256=student.digest or None)
     try:
-        if scheduler:
-            from distributed import as_completed
-            futures = [executor.submit(grade_bytes, s.name, zip_bytes(s.path), assignment,
-                                       backend, image, key=f"grade-{assignment}-{s.name}",
-                                       pure=False) for s in todo]
-            completed = (f.result() for f in as_completed(futures))
-        else:
-            # Each container gets its share of the machine's cores (and at least one).
-            cpus = max(1.0, (os.cpu_count() or 1) / jobs)
-            futures = [executor.submit(grade_one, s.name, str(s.path), assignment, backend,
-                                       image, cpus) for s in todo]
-            completed = (f.result() for f in cf.as_completed(futures))
-        for results in completed:
-            write_record(out, results["student"], results)
-            done += 1
-            bar.update(1)
-            bar.set_postfix_str(f"{results['student']}: {results['score']:g}")
-    finally:
-        bar.close()
-        if scheduler:
-            executor.close()
-        else:
-            executor.shutdown(wait=True, cancel_futures=True)
-    return done
+        keep_student_files(record_dir(out, student.key), student.path, spec)
+    except OSError as e:
+        if e.errno in (28, 122):  # ENOSPC, EDQUOT: stop like a record that cannot be written
+            raise OutOfSpace(f"{out}: no space left for {student.key}'s files ({e})") from None
+        raise
+    return write_record(out, student.key, results)
 
 
-def _progress(total: int, enabled: bool):
+class _Run:
+    """One pass over the students to grade: submits at most as many as the pool runs at once,
+    records each result as it arrives, and reacts to Ctrl-C, a lost engine and a full disk."""
+
+    def __init__(self, pool, out: Path, spec, progress: Progress, engine_wait: float):
+        self.pool, self.out, self.spec, self.progress = pool, out, spec, progress
+        self.engine_wait = engine_wait
+        self.graded = 0
+        self.stopped = None      # None, "finished running", "stopped at once"
+        self.engine_lost = False  # the engine went away and did not come back in time
+        self.out_of_space: OutOfSpace | None = None
+        self.not_graded = 0
+
+    def grade(self, todo) -> None:
+        queue = collections.deque(todo)
+        in_flight: dict = {}
+        retries: collections.Counter = collections.Counter()
+        engine_down_since = None
+        next_ping = 0.0
+        with CtrlC() as ctrl_c:
+            try:
+                while queue or in_flight:
+                    if ctrl_c.stop_now or self.out_of_space:
+                        self._stop_at_once(in_flight, queue)
+                        return
+                    if ctrl_c.finishing and self.stopped is None:
+                        self.stopped = "finished running"
+                        self.not_graded += len(queue)
+                        queue.clear()
+                        self.progress.note(
+                            f"finishing the {len(in_flight)} submission"
+                            f"{'s' * (len(in_flight) != 1)} being graded; press Ctrl-C again "
+                            "to stop at once")
+                    while queue and engine_down_since is None and len(in_flight) < self.pool.size:
+                        student = queue.popleft()
+                        in_flight[self.pool.submit(student)] = student
+                    if engine_down_since is not None and time.monotonic() >= next_ping:
+                        engine_down_since, next_ping = self._engine_check(
+                            engine_down_since, queue, in_flight)
+                    if not in_flight:
+                        time.sleep(0.2)  # waiting for the engine, or about to finish
+                        continue
+                    for future in self.pool.wait(in_flight, timeout=0.25):
+                        student = in_flight.pop(future)
+                        results = self.pool.result(future, student)
+                        if results.pop(ENGINE_AWAY, False) and self.stopped is None \
+                                and not self.engine_lost \
+                                and retries[student.key] < ENGINE_RETRIES:
+                            retries[student.key] += 1
+                            queue.appendleft(student)
+                            if engine_down_since is None:
+                                engine_down_since, next_ping = time.monotonic(), 0.0
+                                self.progress.note(
+                                    "the Docker engine is not answering; waiting up to "
+                                    f"{self.engine_wait:g} s for it to come back")
+                            continue
+                        self._write(student, results)
+            finally:
+                self.progress.close()
+
+    def _write(self, student, results: dict) -> None:
+        try:
+            _record(self.out, student, results, self.spec)
+        except OutOfSpace as e:
+            self.out_of_space = e
+            self.not_graded += 1
+            return
+        self.graded += 1
+        self.progress.graded(student.key, results["score"], results["max_score"])
+
+    def _engine_check(self, down_since, queue, in_flight):
+        """While the engine is away: regrade once it answers; give up after engine_wait."""
+        from grader.sandbox.docker import engine_answers
+        if engine_answers(timeout=2.0):
+            self.progress.note("the Docker engine answers again; resuming")
+            return None, 0.0
+        if time.monotonic() - down_since < self.engine_wait:
+            return down_since, time.monotonic() + 2.0
+        self.engine_lost = True
+        self.not_graded += len(queue) + len(in_flight)
+        for student in queue:  # graded on the next run: infrastructure is always retried
+            self._write(student, failed_record(
+                student.name, student.key, self.spec.id, "infrastructure",
+                "not graded: the Docker engine was unavailable"))
+        queue.clear()
+        return None, 0.0
+
+    def _stop_at_once(self, in_flight, queue) -> None:
+        self.stopped = "stopped at once"
+        self.not_graded += len(queue) + len(in_flight)
+        killed = len(in_flight)
+        queue.clear()
+        self.pool.kill()
+        in_flight.clear()
+        if not self.out_of_space:
+            self.progress.note(f"stopped: {killed} grading{'s' * (killed != 1)} killed, "
+                               "nothing of them kept")
+
+    def raise_if_stopped(self, summary: dict, total: int) -> None:
+        if self.out_of_space:
+            raise _out_of_space(self.out, self.out_of_space, self.not_graded, total)
+        if self.engine_lost:
+            raise BatchStopped(
+                f"the Docker engine went away and did not come back within "
+                f"{self.engine_wait:g} s: {self.not_graded} student"
+                f"{'s' * (self.not_graded != 1)} not graded (marked infrastructure); start "
+                "the engine and re-run the same command to resume", exit_code=3,
+                summary=summary)
+        if self.stopped:
+            raise BatchStopped(
+                f"interrupted ({self.stopped}): {summary['graded']}/{total} students graded; "
+                "re-run the same command to resume", exit_code=130, summary=summary)
+
+
+def _out_of_space(out: Path, error: OutOfSpace, left: int, total: int) -> OutOfSpace:
+    sizes = [sum(f.stat().st_size for f in d.iterdir() if f.is_file())
+             for d in (out / "students").iterdir() if d.is_dir()] \
+        if (out / "students").is_dir() else []
+    per_student = max(error.needed, int(sum(sizes) / len(sizes)) if sizes else 0)
+    needed = per_student * max(left, 1) + 300 * (total + 1) + 200_000  # + gradebook, summary
+    return OutOfSpace(f"{out}: the disk is full; about {_size(needed)} more is needed for the "
+                      f"{max(left, 1)} student{'s' * (left != 1)} left, the gradebook and the "
+                      "summary. The records already written are intact: free some space and "
+                      "re-run the same command to resume", needed=needed)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3))} KB"
+
+
+def _write_outputs(out: Path, spec, students, *, similarity: bool = False) -> dict:
+    """gradebook.csv, summary.txt, summary.png and the HTML pages, from the records (each
+    written whole or not at all); with ``similarity``, the similarity report first (the
+    dashboard links it)."""
     try:
-        from tqdm import tqdm
-    except ImportError:  # the bar is a nicety; the batch works without it
-        tqdm = None
-    if tqdm is None or not enabled:
-        class Quiet:
-            def update(self, n): pass
-            def set_postfix_str(self, s): pass
-            def close(self): pass
-        return Quiet()
-    return tqdm(total=total, unit="sub", file=sys.stderr, dynamic_ncols=True)
+        rows = write_gradebook(out, spec, students)
+        summary = summarize(out, spec, students)
+        _write_atomic(out / "summary.txt", reports.batch_summary(summary).encode())
+        summary["picture"] = reports.batch_picture(out, spec, rows)
+        if similarity and rows:
+            from grader.similarity.run import similarity as rank_similar
+            summary["similarity"] = rank_similar(out, assignment=spec.id, dashboard=False)
+        summary["report"] = str(write_pages(out, spec)) if rows else None
+    except OutOfSpace as e:
+        raise _out_of_space(out, e, 0, len(students)) from None
+    except OSError as e:
+        if e.errno in (28, 122):  # ENOSPC, EDQUOT
+            raise _out_of_space(out, OutOfSpace(str(e)), 0, len(students)) from None
+        raise
+    return summary
 
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 

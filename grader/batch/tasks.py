@@ -11,14 +11,16 @@ import zipfile
 from pathlib import Path
 
 from grader.course.config import find_assignment
-from grader.errors import GraderError, SubmissionError
+from grader.errors import EngineUnavailable, GraderError, SubmissionError
 from grader.harness.supervisor import grade_submission
+from grader.results.scoring import failure_results
 
 RETRIES = 2  # extra tries for an infrastructure result
+ENGINE_AWAY = "_engine_away"  # marks a result that failed because the engine went away
 
 
-def grade_one(name: str, path: str, assignment: str, backend: str, image: str | None,
-              cpus: float | None = None) -> dict:
+def grade_one(name: str, key: str, path: str, assignment: str, backend: str,
+              image: str | None, cpus: float | None = None) -> dict:
     """Grade one student (runs in a worker process or on a Dask worker)."""
     spec = find_assignment(assignment)
     for attempt in range(RETRIES + 1):
@@ -27,22 +29,25 @@ def grade_one(name: str, path: str, assignment: str, backend: str, image: str | 
                                        cpus=cpus)
             results["submission"] = Path(path).name
         except SubmissionError as e:  # the student's archive: not retried, graded zero
-            return failed_record(name, assignment, "submission_error", str(e))
+            return failed_record(name, key, assignment, "submission_error", str(e))
+        except EngineUnavailable as e:  # the batch waits for the engine, then retries
+            return {**failed_record(name, key, assignment, "infrastructure", str(e)),
+                    ENGINE_AWAY: True}
         except GraderError as e:
-            results = failed_record(name, assignment, "infrastructure", str(e))
+            results = failed_record(name, key, assignment, "infrastructure", str(e))
         if results.get("status") != "infrastructure":
             break
-    results["student"] = name
+    results.update(student=name, key=key)
     return results
 
 
-def grade_bytes(name: str, archive: bytes, assignment: str, backend: str,
+def grade_bytes(name: str, key: str, archive: bytes, assignment: str, backend: str,
                 image: str | None) -> dict:
     """A Dask task: the submission travels as zip bytes, so workers need no shared disk."""
     with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
-        path = Path(tmp) / f"{name}.zip"
+        path = Path(tmp) / f"{key}.zip"
         path.write_bytes(archive)
-        return grade_one(name, str(path), assignment, backend, image)
+        return grade_one(name, key, str(path), assignment, backend, image)
 
 
 def zip_bytes(path: Path) -> bytes:
@@ -59,9 +64,8 @@ def zip_bytes(path: Path) -> bytes:
     return buf.getvalue()
 
 
-def failed_record(name, assignment, status, message) -> dict:
-    spec = find_assignment(assignment)
-    return {"score": 0.0, "max_score": spec.max_score, "execution_time": 0.0,
-            "output": message, "tests": [], "assignment": assignment, "status": status,
-            "problems": {p.id: {"score": 0.0, "max_score": p.points, "kinds": [status]}
-                         for p in spec.problems}, "student": name}
+def failed_record(name, key, assignment, status, message) -> dict:
+    """The record of a student who could not be graded (``submission_error``,
+    ``infrastructure``): zero points, the reason as the output."""
+    return {**failure_results(find_assignment(assignment), status, message),
+            "student": name, "key": key}

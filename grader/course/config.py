@@ -37,6 +37,38 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """What ``grader check`` times for a timed problem (``timing:`` in assignment.yaml): the
+    student's ``function`` on the hidden timing test's shape, against a yardstick (one plain
+    matmul with the same ``multiply_adds``). ``good`` is how many yardsticks a good
+    implementation takes (calibrated on the reference: benchmarks/bench_yardstick.py), ``limit``
+    the hidden test's limit (student / reference). Nothing here gives a solution away."""
+
+    problem: str
+    function: str
+    args: list
+    kwargs: dict
+    multiply_adds: float
+    good: float
+    limit: float
+    setup: dict | None = None  # an untimed call first: {function, args, kwargs}
+
+    def describe(self) -> str:
+        """``conv2d_forward(2x16x32x32, 32x16x3x3, 32, stride=1, padding=1)``."""
+        def show(value):
+            if isinstance(value, dict) and "random" in value:
+                return "x".join(str(n) for n in value["random"]) or "scalar"
+            if isinstance(value, dict) and "setup" in value:
+                name = self.setup["function"] if self.setup else "setup"
+                return f"{name}(...)" + ("" if value["setup"] is None else f"[{value['setup']}]")
+            if isinstance(value, list):
+                return "[" + ", ".join(show(v) for v in value) + "]"
+            return repr(value)
+        parts = [show(a) for a in self.args] + [f"{k}={show(v)}" for k, v in self.kwargs.items()]
+        return f"{self.function}({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
 class Assignment:
     id: str
     title: str
@@ -48,6 +80,7 @@ class Assignment:
     root: Path = Path(".")  # the folder holding assignment.yaml
     provided: tuple[str, ...] = ()  # helper modules given to students, read-only in effect
     gradescope: GradescopeOptions = field(default_factory=GradescopeOptions)  # `gradescope:`
+    timing: tuple[Timing, ...] = ()  # what `grader check` times (timed problems)
 
     @property
     def modules(self) -> list[str]:
@@ -77,9 +110,14 @@ class Assignment:
 
 
 _TOP_KEYS = {"id": str, "title": str, "title_zh": str, "files": list, "provided": list,
-             "problems": list, "limits": dict, "seed": int, "gradescope": dict}
+             "problems": list, "limits": dict, "seed": int, "timing": list,
+             "gradescope": dict}
 _REQUIRED = ("id", "title", "files", "problems")
 _PROBLEM_KEYS = {"id": str, "title": str, "points": (int, float)}
+_TIMING_KEYS = {"problem": str, "function": str, "args": list, "kwargs": dict, "setup": dict,
+                "multiply_adds": (int, float), "good": (int, float), "limit": (int, float)}
+_TIMING_REQUIRED = ("problem", "function", "args", "multiply_adds", "good", "limit")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LIMIT_KEYS = {"call_timeout": (int, float), "total_timeout": (int, float),
                "memory_mb": int, "output_kb": int, "max_speed_ratio": (int, float)}
 
@@ -178,12 +216,79 @@ def load_assignment(path: Path | str, *, require_sources: bool = True) -> Assign
         if value <= 0:
             raise ConfigError(f"{path}: `limits.{key}` must be positive")
 
+    timing = tuple(_load_timing(path, i, raw, problems)
+                   for i, raw in enumerate(data.get("timing", [])))
     gradescope = parse_gradescope(path, data.get("gradescope", {}), [p.id for p in problems])
     return Assignment(id=data["id"], title=data["title"], files=tuple(files),
-                      provided=tuple(provided), gradescope=gradescope,
+                      provided=tuple(provided), timing=timing, gradescope=gradescope,
                       problems=tuple(problems), limits=Limits(**limits),
                       title_zh=data.get("title_zh", ""), seed=data.get("seed", 0),
                       root=path.parent.resolve())
+
+
+def _check_timing_arg(where: str, value, *, has_setup: bool) -> None:
+    """An argument of a timed call: ``{random: shape, scale: s}`` (a random float64 array),
+    ``{setup: i}`` (element ``i`` of the setup call's result; ``null``: all of it), a list of
+    arguments, or a plain number, string, boolean or null."""
+    if isinstance(value, list):
+        for item in value:
+            _check_timing_arg(where, item, has_setup=has_setup)
+    elif isinstance(value, dict):
+        if "random" in value and set(value) <= {"random", "scale"}:
+            shape = value["random"]
+            if not isinstance(shape, list) or not all(
+                    isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 100_000
+                    for n in shape):
+                raise ConfigError(f"{where}: `random` must be a list of positive sizes")
+            if isinstance(value.get("scale", 1.0), bool) or \
+                    not isinstance(value.get("scale", 1.0), (int, float)):
+                raise ConfigError(f"{where}: `scale` must be a number")
+        elif set(value) == {"setup"}:
+            if not has_setup:
+                raise ConfigError(f"{where}: `setup` refers to a setup call; add `setup:`")
+            if value["setup"] is not None and (not isinstance(value["setup"], int)
+                                               or isinstance(value["setup"], bool)):
+                raise ConfigError(f"{where}: `setup` must be an index or null")
+        else:
+            raise ConfigError(f"{where}: an argument mapping must be {{random: shape, "
+                              f"scale: s}} or {{setup: index}}, got {value!r}")
+    elif not (value is None or isinstance(value, (int, float, str, bool))):
+        raise ConfigError(f"{where}: unsupported argument {value!r}")
+
+
+def _load_timing(path, i, raw, problems) -> Timing:
+    where = f"{path}: `timing[{i}]`"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping (problem, function, args, ...)")
+    for key in raw:
+        if key not in _TIMING_KEYS:
+            raise ConfigError(f"{where}: unknown key `{key}` (known: {', '.join(_TIMING_KEYS)})")
+        _check_type(where, key, raw[key], _TIMING_KEYS[key])
+    for key in _TIMING_REQUIRED:
+        if key not in raw:
+            raise ConfigError(f"{where}: missing required key `{key}`")
+    if not any(p.id == raw["problem"] for p in problems):
+        raise ConfigError(f"{where}: `problem` {raw['problem']!r} is not one of the problems")
+    setup = raw.get("setup")
+    names = [raw["function"]] + ([setup.get("function")] if setup else [])
+    if setup is not None and (set(setup) - {"function", "args", "kwargs"} or
+                              not isinstance(setup.get("args", []), list) or
+                              not isinstance(setup.get("kwargs", {}), dict)):
+        raise ConfigError(f"{where}: `setup` must be {{function, args, kwargs}}")
+    if not all(isinstance(n, str) and _NAME.match(n) for n in names):
+        raise ConfigError(f"{where}: `function` must name a function of the student's files")
+    for key in ("multiply_adds", "good", "limit"):
+        if raw[key] <= 0:
+            raise ConfigError(f"{where}: `{key}` must be positive")
+    for args in (raw["args"], list(raw.get("kwargs", {}).values()),
+                 *([setup.get("args", []), list(setup.get("kwargs", {}).values())]
+                   if setup else [])):
+        _check_timing_arg(where, args, has_setup=setup is not None)
+    return Timing(raw["problem"], raw["function"], raw["args"], raw.get("kwargs", {}),
+                  float(raw["multiply_adds"]), float(raw["good"]), float(raw["limit"]),
+                  setup=None if setup is None else {"function": setup["function"],
+                                                    "args": setup.get("args", []),
+                                                    "kwargs": setup.get("kwargs", {})})
 
 
 def solutions_dir() -> Path:

@@ -1,5 +1,8 @@
 """``grader validate <id>``: prove an assignment's test suite does its job.
 
+- every test file collects (a syntax error or a failing import is named with file and line;
+  an invalid suite, e.g. points that do not add up, is said once per problem, and then
+  nothing else is judged);
 - the reference solution scores full marks;
 - the generated skeleton (``assignments/<id>/``) scores zero;
 - every mutant (``solutions/<id>/mutants/<name>.yaml``: exact text replacements in a reference
@@ -16,8 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from grader.course.config import REPO_ROOT, find_assignment
-from grader.errors import ConfigError
+from grader.course.config import find_assignment
+from grader.course.release import default_release
+from grader.errors import ConfigError, SubmissionError
 from grader.harness.supervisor import grade_local
 
 _MUTANT_KEYS = {"description", "file", "replace", "caught_by"}
@@ -93,7 +97,7 @@ def validate(assignment_id: str, *, solutions=None, release_dir=None, mutants=Tr
              progress=None) -> list[Check]:
     """Grade the reference, the skeleton and every mutant; return one Check per claim."""
     spec = find_assignment(assignment_id, solutions=solutions)
-    release = Path(release_dir) if release_dir else REPO_ROOT / "assignments" / spec.id
+    release = Path(release_dir) if release_dir else default_release(spec.root)
     checks = []
 
     def note(check):
@@ -102,16 +106,29 @@ def validate(assignment_id: str, *, solutions=None, release_dir=None, mutants=Tr
             progress(check)
 
     ref = grade_local(spec, spec.root)
+    errors = ref.get("suite_errors", [])
+    uncollected = [e[len("cannot collect "):] for e in errors if e.startswith("cannot collect ")]
+    files = sorted(spec.public_tests.glob("test_*.py")) + sorted(spec.hidden_tests.glob("test_*.py"))
+    note(Check("every test file collects", not uncollected,
+               "; ".join(uncollected) if uncollected else f"{len(files)} test files"))
+    if errors:  # the suite itself is wrong: said once, and nothing else can be judged
+        note(Check("reference scores full marks", False, "the test suite is invalid:"
+                   + "".join(f"\n  {e}" for e in errors)))
+        return checks
     lost = [f"{t['name']} ({t['kind']}): {t['output'][:300]}" for t in ref["tests"]
             if t["status"] != "passed"]
     note(Check("reference scores full marks", ref["score"] == ref["max_score"] and not lost,
                f"{ref['score']:g}/{ref['max_score']:g}" + "".join(f"\n  {x}" for x in lost)))
     if release.is_dir():
-        skel = grade_local(spec, release)
-        passing = [t["name"] for t in skel["tests"] if t["status"] == "passed"]
-        note(Check("skeleton scores zero", skel["score"] == 0,
-                   f"{skel['score']:g}/{skel['max_score']:g}"
-                   + (f"; passes {', '.join(passing)}" if passing else "")))
+        try:
+            skel = grade_local(spec, release)
+        except SubmissionError as e:  # e.g. the release lacks a student file
+            note(Check("skeleton scores zero", False, f"{release}: {e}"))
+        else:
+            passing = [t["name"] for t in skel["tests"] if t["status"] == "passed"]
+            note(Check("skeleton scores zero", skel["score"] == 0,
+                       f"{skel['score']:g}/{skel['max_score']:g}"
+                       + (f"; passes {', '.join(passing)}" if passing else "")))
     else:
         note(Check("skeleton scores zero", False, f"{release} does not exist: run "
                    f"`grader release {spec.id}`"))

@@ -15,18 +15,20 @@ import os
 import sys
 from pathlib import Path
 
-from grader.sandbox.local import LocalSandbox, WorkerLimits
+from grader.sandbox.local import JOB_SCRATCH_VAR, LocalSandbox, WorkerLimits
 
 
 def start_sandbox(job: dict):
     """Create the sandbox and start the worker's interpreter right away (it imports NumPy while
     the harness imports pytest and collects). No student code runs until the first call."""
+    if job.get("scratch_dir"):  # what this grading makes goes there (see job_scratch)
+        os.environ[JOB_SCRATCH_VAR] = job["scratch_dir"]
     if not job.get("workdir"):
         return None, None
     limits = job["limits"]
     sandbox = LocalSandbox(Path(job["workdir"]), WorkerLimits(
         memory_mb=limits["memory_mb"], cpu_seconds=int(limits["total_timeout"]) + 5),
-        output_cap=limits["output_kb"] * 1024)
+        output_cap=limits["output_kb"] * 1024, uid=job.get("uids", [None])[0])
     return sandbox, sandbox.start()
 
 

@@ -3,25 +3,43 @@
 - The reference runs in a second sandboxed worker holding only the reference files, so the
   reference never enters the student's process, and both run under the same limits with one
   BLAS thread.
-- Inputs are generated inside each worker from a seed (``Random``), fresh for every call and
-  identical in both workers; untimed setup calls (``bench.setup``) run before each timed call.
-  Seeds are drawn at random per run, so results cannot be cached or precomputed.
-- Each timed call is its own request, timed by the harness from outside (the student's process
-  could fake any clock of its own). Its result stays in the worker, so the transfer is not
-  timed; right after the reply the harness samples it at random positions and compares them
-  with the reference's result for the same seed, every call, and the whole result once per
-  repetition: a fast wrong answer, or a result finished later by a background thread, fails.
-- Student and reference calls are interleaved; each repetition makes about ``min_time`` worth
-  of calls; the minimum per call over all repetitions is compared. A student call far beyond
+- Untimed setup calls (``bench.setup``) run first, in a request of their own, on fresh inputs.
+- The timed call's inputs do not exist in the worker before its timed request: the harness draws
+  them (fresh random arrays, ``Random``) into shared memory it owns, a new ``memfd`` per call
+  (``grader.wire.shared``), and passes it only with the timed request. The clock runs from
+  sending that request to its reply, so the transfer (a descriptor), mapping it, the call and
+  writing the result into the same shared memory are all timed, identically for both workers;
+  nothing a worker does before or between requests can prepare a later call.
+- As soon as the reply arrives, the harness copies the result out of its own mapping and
+  verifies all of it against the reference's result for the same inputs, every call: a fast
+  wrong answer, or a result finished later by a background thread, fails.
+- Student and reference calls are interleaved; each repetition lasts about ``min_time`` (wall
+  time, setup and checks included); the minimum per call over all repetitions is compared. A student call far beyond
   the limit stops the measurement early, so a hopeless loop costs seconds, not minutes.
+- Noise: a verdict is only given after a round of repetitions that was itself steady (the
+  reference's and the student's per-repetition minima within ``NOISE`` of each other). A round
+  disturbed by a neighbour is measured again, up to ``ROUNDS`` rounds, and the minimum over all
+  of them decides: a burst of load can neither fail an honest student nor pass a slow one.
+
+The decision is ``_decide``: a later issue (sequential early decisions) replaces it.
 """
 from __future__ import annotations
 
 import math
 import secrets
 import time
+from dataclasses import dataclass, field
 
-from grader.wire.bridge import WorkerTimeout
+import numpy as np
+
+from grader.wire.bridge import StudentFailure, WorkerTimeout
+from grader.wire.shared import SharedMemory
+
+NOISE = 1.25  # per-repetition minima further apart than this: the round was disturbed
+ROUNDS = 3  # rounds of ``reps`` repetitions at most before a disturbed verdict stands
+SCALE_PAIRS = 3  # calls after the warm-up whose best decides "hopeless" (stop early)
+RESULT_ROOM_MIN = 64 * 1024  # bytes of shared memory for a timed call's result, at least
+MAX_RESULT_ROOM = 256 * 1024 * 1024
 
 
 class TooSlow(AssertionError):
@@ -30,12 +48,25 @@ class TooSlow(AssertionError):
     kind = "too_slow"
 
 
+class ReferenceFailed(Exception):
+    """The reference worker failed: the grader's problem, never the student's."""
+
+    kind = "infrastructure"
+
+
 class Random:
     """A fresh random array for every timed call: normal(0, scale) or uniform[low, high)."""
 
     def __init__(self, shape, scale=1.0, low=None, high=None, dtype="float64"):
-        self.spec = {"shape": [int(n) for n in shape], "scale": float(scale), "dtype": dtype,
-                     "low": low, "high": high, "high_int": None}
+        self.shape, self.scale, self.dtype = tuple(int(n) for n in shape), float(scale), dtype
+        self.low, self.high = low, high
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        if self.low is not None:
+            out = rng.uniform(self.low, self.high, size=self.shape)
+        else:
+            out = rng.standard_normal(self.shape) * self.scale
+        return out.astype(self.dtype)
 
 
 class RandomInt(Random):
@@ -43,7 +74,10 @@ class RandomInt(Random):
 
     def __init__(self, shape, high):
         super().__init__(shape, dtype="int64")
-        self.spec["high_int"] = int(high)
+        self.high_int = int(high)
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.integers(0, self.high_int, size=self.shape)
 
 
 class Step:
@@ -56,23 +90,50 @@ class Step:
         return {"$$step": [self.number, index]}
 
 
-def _spec(value):
-    """Arguments with placeholders, as plain data the worker can materialize."""
+def _draw(value, rng):
+    """Arguments with every ``Random`` replaced by a fresh array (in a fixed order)."""
     if isinstance(value, Random):
-        return {"$$random": value.spec}
+        return value.draw(rng)
     if isinstance(value, Step):
         return {"$$step": [value.number, None]}
     if isinstance(value, list):
-        return [_spec(v) for v in value]
+        return [_draw(v, rng) for v in value]
     if isinstance(value, tuple):
-        return tuple(_spec(v) for v in value)
+        return tuple(_draw(v, rng) for v in value)
     if isinstance(value, dict):
-        return {k: _spec(v) for k, v in value.items()}
+        return {k: _draw(v, rng) for k, v in value.items()}
     return value
 
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+@dataclass(frozen=True)
+class _TooLarge:
+    """A timed call's result did not fit the room made for it; it needs ``nbytes``."""
+
+    nbytes: int
+
+
+@dataclass
+class _Inputs:
+    """One timed call's inputs: the setup calls' arguments and the timed call's own."""
+
+    setup: list
+    args: list
+    kwargs: dict
+
+
+@dataclass
+class _Round:
+    """Per-repetition minima of one round of measurements."""
+
+    student: list = field(default_factory=list)
+    reference: list = field(default_factory=list)
+
+    def steady(self) -> bool:
+        return all(max(t) <= NOISE * min(t) for t in (self.student, self.reference) if t)
 
 
 class Bench:
@@ -82,99 +143,117 @@ class Bench:
                  record):
         self._student, self._reference = student_session, reference_session
         self.default_limit, self._compare, self._record = default_limit, compare, record
-        self._setup: list[dict] = []
-        self._slot = 0
+        self._setup: list[tuple[str, list, dict]] = []
+        self._room = RESULT_ROOM_MIN
 
     def setup(self, name: str, *args, **kwargs) -> Step:
-        self._setup.append({"target": [None, name], "args": _spec(list(args)),
-                            "kwargs": _spec(kwargs)})
+        self._setup.append((name, list(args), dict(kwargs)))
         return Step(len(self._setup) - 1)
 
-    def _timed(self, session, name, args, kwargs, index, seed, positions, timeout, *, fetch):
-        """One call: prepare (untimed), run (timed from here), then at once a sample of the
-        result at random positions; the whole result too when ``fetch``."""
-        self._slot += 1
-        slot = self._slot
-        session.request({"op": "prepare", "slot": slot, "seed": seed, "setup": self._setup,
-                         "call": {"target": [None, name], "args": args, "kwargs": kwargs}},
-                        timeout=max(timeout, 30))
-        start = time.perf_counter()
-        session.request({"op": "run", "slot": slot, "index": index}, timeout=timeout)
-        elapsed = time.perf_counter() - start
-        # Sampled immediately: a result still being filled in by a background thread after
-        # the call returned would not match the reference here.
-        sample = session.request({"op": "sample", "slot": slot, "positions": positions})
-        full = session.request({"op": "fetch", "slot": slot}) if fetch else None
-        if not fetch:
-            session.request({"op": "release_result", "slot": slot})
-        return elapsed, sample, full
+    # -- one timed call ---------------------------------------------------------------------
+    def _inputs(self, args, kwargs, seed) -> _Inputs:
+        rng = np.random.default_rng(seed)
+        setup = [{"target": [None, name], "args": _draw(a, rng), "kwargs": _draw(k, rng)}
+                 for name, a, k in self._setup]
+        return _Inputs(setup, _draw(args, rng), _draw(kwargs, rng))
 
+    def _timed(self, session, name, inputs: _Inputs, index, timeout, *, room):
+        """Setup (untimed), then the timed call with fresh shared memory: (seconds, result), or
+        (seconds, _TooLarge) when the worker says the result did not fit ``room``."""
+        if inputs.setup:
+            session.request({"op": "bench_setup", "steps": inputs.setup},
+                            timeout=max(timeout, 30))
+        session.ensure()
+        size = SharedMemory.bytes_for(inputs.args, inputs.kwargs) + room + 64
+        with SharedMemory(size, name="grader-bench") as memory:
+            message = {"op": "bench_call", "target": [None, name],
+                       "args": memory.place(inputs.args), "kwargs": memory.place(inputs.kwargs),
+                       "index": index, "result": memory.result_room(room)}
+            start = time.perf_counter()
+            length = session.request(message, timeout=timeout, fds=[memory.fd])
+            elapsed = time.perf_counter() - start
+            if type(length) is int and length < 0:
+                return elapsed, _TooLarge(-length)
+            return elapsed, memory.read_frame(message["result"], length)
+
+    def _reference_call(self, name, inputs, index):
+        """The reference's time and result; its result size sets the student's room."""
+        try:
+            for _ in range(3):
+                seconds, result = self._timed(self._reference, name, inputs, index, 60,
+                                              room=self._room)
+                if not isinstance(result, _TooLarge):
+                    return seconds, result
+                self._room = min(max(2 * result.nbytes, RESULT_ROOM_MIN), MAX_RESULT_ROOM)
+        except StudentFailure as e:
+            raise ReferenceFailed(f"the reference solution failed while timing "
+                                  f"({type(e).__name__})") from None
+        raise ReferenceFailed("the reference's result does not fit the room made for it")
+
+    def _student_call(self, name, inputs, index, timeout, what):
+        seconds, result = self._timed(self._student, name, inputs, index, timeout,
+                                      room=self._room)
+        if isinstance(result, _TooLarge):
+            raise AssertionError(f"{what} is far larger than the reference's result")
+        return seconds, result
+
+    # -- the measurement --------------------------------------------------------------------
     def compare(self, name: str, *args, index=None, limit=None, rtol=1e-6, atol=1e-8,
                 reps: int = 5, min_time: float = 0.2, **kwargs) -> float:
         """Time student vs reference on fresh inputs; fail with kind too_slow over ``limit``."""
         limit = float(limit or self.default_limit)
-        args, kwargs = _spec(list(args)), _spec(kwargs)
+        args, kwargs = list(args), dict(kwargs)
         label = name if index is None else f"{name}(...)[{index}]"
+        what = f"{label} on the timing input"
         check = dict(rtol=rtol, atol=atol)
 
-        def pair(seed, student_timeout, fetch=False):
-            positions = [secrets.randbelow(1 << 30) for _ in range(32)]
-            t_ref, s_ref, f_ref = self._timed(self._reference, name, args, kwargs, index, seed,
-                                              positions, 60, fetch=fetch)
+        def pair(student_timeout):
+            inputs = self._inputs(args, kwargs, secrets.randbits(63))
+            t_ref, want = self._reference_call(name, inputs, index)
             try:
-                t_stu, s_stu, f_stu = self._timed(self._student, name, args, kwargs, index,
-                                                  seed, positions, student_timeout, fetch=fetch)
+                t_stu, got = self._student_call(name, inputs, index, student_timeout, what)
             except WorkerTimeout:
                 self._record(speed_ratio=student_timeout / t_ref)
                 raise TooSlow(f"{name} did not finish within {_ms(student_timeout)}; the "
                               f"reference takes {_ms(t_ref)} on the same input (limit "
                               f"{limit:g}x)") from None
-            what = f"{label} on the timing input"
-            self._compare_sample(s_stu, s_ref, what, check)
-            if fetch:
-                self._compare(f_stu, f_ref, name=what, **check)
+            self._compare(got, want, name=what, **check)
             return t_stu, t_ref
 
-        # Warm-up (imports, caches, allocator), and the scale of one call.
-        pair([secrets.randbits(63), 0], student_timeout=60, fetch=True)
-        t_stu, t_ref = pair([secrets.randbits(63), 0], student_timeout=60, fetch=True)
-        cap = max(2.0, 20 * limit * t_ref)
+        # Warm-up (imports, caches, allocator), then the scale of one call: the best of a few,
+        # since one call may be disturbed.
+        pair(student_timeout=60)
+        started = time.perf_counter()
+        scale = [pair(student_timeout=60) for _ in range(SCALE_PAIRS)]
+        pair_wall = (time.perf_counter() - started) / SCALE_PAIRS
+        t_stu, t_ref = min(s for s, _ in scale), min(r for _, r in scale)
         if t_stu > 3 * limit * t_ref:  # hopeless: no noise explains this; do not wait longer
-            return self._verdict(name, t_stu, t_ref, limit, reps=1)
-        number = max(1, min(1000, math.ceil(min_time / max(t_ref, 1e-6))))
-        best_stu = best_ref = math.inf
-        for _ in range(reps):
-            seed = secrets.randbits(63)
-            for j in range(number):  # the minimum per call: the least disturbed measurement
-                s, r = pair([seed, j], student_timeout=cap, fetch=(j == 0))
-                best_stu, best_ref = min(best_stu, s), min(best_ref, r)
-        return self._verdict(name, best_stu, best_ref, limit, reps=reps)
+            return self._verdict(name, t_stu, t_ref, limit)
+        cap = max(2.0, 20 * limit * t_ref)
+        # Each repetition lasts about min_time of wall time (both calls, setup and checks).
+        number = max(1, min(1000, math.ceil(min_time / max(pair_wall, 1e-6))))
+        rounds: list[_Round] = []
+        while True:
+            measured = _Round()
+            for _ in range(reps):
+                times = [pair(student_timeout=cap) for _ in range(number)]
+                measured.student.append(min(s for s, _ in times))
+                measured.reference.append(min(r for _, r in times))
+            rounds.append(measured)
+            decision = self._decide(rounds, limit)
+            if decision is not None:
+                return self._verdict(name, *decision, limit)
 
-    def _compare_sample(self, got, want, what, check) -> None:
-        """Compare two samples (see the worker's ``_sample``), structure first."""
-        if not isinstance(got, dict) or set(got) != set(want):
-            raise AssertionError(f"{what} does not have the structure of the reference's result")
-        if "values" in want:
-            if got["shape"] != want["shape"]:
-                raise AssertionError(f"{what} has shape {tuple(got['shape'])}; expected "
-                                     f"{tuple(want['shape'])}")
-            self._compare(got["values"], want["values"], name=f"{what} (sampled)", **check)
-        elif "items" in want:
-            if len(got["items"]) != len(want["items"]):
-                raise AssertionError(f"{what} has {len(got['items'])} items; expected "
-                                     f"{len(want['items'])}")
-            for i, (g, w) in enumerate(zip(got["items"], want["items"])):
-                self._compare_sample(g, w, f"{what}[{i}]", check)
-        elif "keys" in want:
-            if set(got["keys"]) != set(want["keys"]):
-                raise AssertionError(f"{what} has keys {sorted(map(str, got['keys']))}; "
-                                     f"expected {sorted(map(str, want['keys']))}")
-            for k in want["keys"]:
-                self._compare_sample(got["keys"][k], want["keys"][k], f"{what}[{k!r}]", check)
-        else:
-            self._compare(got["value"], want["value"], name=what, **check)
+    @staticmethod
+    def _decide(rounds: list[_Round], limit: float):
+        """(student, reference) seconds to judge by, or None to measure another round: a
+        verdict waits for a steady round (or ``ROUNDS`` disturbed ones), and rests on the
+        minima over every round so far."""
+        if not rounds[-1].steady() and len(rounds) < ROUNDS:
+            return None
+        return (min(min(r.student) for r in rounds), min(min(r.reference) for r in rounds))
 
-    def _verdict(self, name, t_stu, t_ref, limit, *, reps) -> float:
+    def _verdict(self, name, t_stu, t_ref, limit) -> float:
         ratio = t_stu / t_ref
         self._record(speed_ratio=ratio, student_seconds=t_stu, reference_seconds=t_ref,
                      speed_limit=limit)

@@ -7,11 +7,17 @@ Small hooks, each with one job:
   scores zero).
 - ``pytest_runtest_call`` applies the per-test timeout and the total time budget.
 - ``pytest_runtest_makereport`` turns each outcome into an event with a failure kind.
+
+What the student controls in an event (its output, its exception messages) is capped on the
+bytes that are stored, after JSON escaping (``_fit``): a control character takes six bytes
+escaped, so a cap on raw bytes let the events grow six-fold. The whole events file stays under
+``EVENTS_BUDGET`` (the docker backend reads at most ``docker.EVENTS_CAP``).
 """
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -24,10 +30,12 @@ import pytest
 
 from grader import testing
 from grader.wire.bridge import StudentFailure, StudentModules, WorkerSession
-from grader.harness.bench import Bench, TooSlow
-from grader.sandbox.local import LocalSandbox
+from grader.harness.bench import Bench, ReferenceFailed, TooSlow
+from grader.sandbox.local import LocalSandbox, job_scratch
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+EVENTS_BUDGET = 12 * 1024 * 1024  # bytes of events one grading may write, all tests together
+MESSAGE_CAP = 8 * 1024  # bytes of one failure message, as stored
 MARKERS = {
     "problem(id)": "the problem of assignment.yaml this test belongs to",
     "points(n)": "points this test is worth (default 1)",
@@ -46,9 +54,16 @@ class GradingPlugin:
         self.hidden_dirs = [str(Path(d).resolve()) for d in job.get("hidden_dirs", [])]
         self.deadline = time.monotonic() + job["limits"]["total_timeout"]
         self.errors: list[str] = []
+        self.collection_errors: list[str] = []
         self._student = StudentModules(session, job["modules"]) if session else None
         self._reference = None
         self._ref_session = None
+        self._ref_cleanup: list = []
+        self._ref_problem = ""
+        self._prepare_reference()
+        self._written = 0
+        self._tests_left = 0
+        self.output_cap = job["limits"].get("output_kb", 64) * 1024
 
     # -- configuration ----------------------------------------------------------------------
     def pytest_configure(self, config):
@@ -56,8 +71,16 @@ class GradingPlugin:
             config.addinivalue_line("markers", f"{spec}: {help_text}")
 
     def _emit(self, event: dict) -> None:
-        self.events.write(json.dumps(event, allow_nan=False) + "\n")
+        line = json.dumps(event, allow_nan=False) + "\n"
+        self._written += len(line)
+        self.events.write(line)
         self.events.flush()
+
+    def _output_room(self) -> int:
+        """Stored bytes this test's output may take: its cap, and what the budget has left
+        (keeping room for a small result line for every test still to run)."""
+        left = EVENTS_BUDGET - self._written - 2 * MESSAGE_CAP * max(self._tests_left, 1)
+        return max(0, min(self.output_cap, left))
 
     def _meta(self, item) -> dict:
         hidden = any(str(Path(item.path).resolve()).startswith(d + "/") for d in self.hidden_dirs)
@@ -73,6 +96,14 @@ class GradingPlugin:
                 "hidden": hidden, "hint": doc[0] if doc else ""}
 
     # -- collection -------------------------------------------------------------------------
+    def pytest_collectreport(self, report):
+        """A test file that cannot be collected (a syntax error, a failing import) is named
+        with its line: otherwise it would surface only as a points mismatch."""
+        if report.failed:
+            error = collection_error(report, self.job["test_dirs"])
+            self.collection_errors.append(error)
+            self.errors.append(error)
+
     def pytest_collection_modifyitems(self, session, config, items):
         if self.job.get("only"):  # validation of a mutant: just the tests meant to catch it
             wanted = set(self.job["only"])
@@ -94,7 +125,7 @@ class GradingPlugin:
 
     def pytest_collection_finish(self, session):
         metas = [item.stash[_META] for item in session.items if _META in item.stash]
-        if self.job.get("check_points"):
+        if self.job.get("check_points") and not self.collection_errors:  # else: a consequence
             for problem in self.job["problems"]:
                 total = sum(m["points"] for m in metas if m["problem"] == problem["id"])
                 if abs(total - problem["points"]) > 1e-9:
@@ -102,6 +133,7 @@ class GradingPlugin:
                                        f"{total:g} but assignment.yaml gives {problem['points']:g}")
         if session.config.option.collectonly is False and not metas and not self.errors:
             self.errors.append("no tests were collected")
+        self._tests_left = len(metas)
         self._emit({"event": "expected", "tests": metas, "errors": self.errors})
 
     # -- fixtures ---------------------------------------------------------------------------
@@ -129,26 +161,43 @@ class GradingPlugin:
                      default_limit=self.job["limits"].get("max_speed_ratio", 3.0),
                      compare=testing.assert_close_tree, record=testing.record)
 
-    def _reference_session(self) -> WorkerSession:
-        """A second sandboxed worker holding only the reference files (for timing)."""
-        if self._ref_session is None:
-            work = Path(tempfile.mkdtemp(prefix="grader-reference-"))
+    def _prepare_reference(self) -> None:
+        """The reference worker's own working copy and sandbox, made before any student code
+        runs, in the harness's own scratch space (``job_scratch``): nothing the student fills
+        later can make it fail. Its worker starts at the first timing test."""
+        if not (self.job.get("reference_dir") and self.session is not None):
+            return
+        try:
+            work = Path(tempfile.mkdtemp(prefix="grader-reference-", dir=job_scratch()))
+            self._ref_cleanup.append(work)
             for name in self.job["modules"] + self.job.get("provided", []):
                 shutil.copy(Path(self.job["reference_dir"]) / f"{name}.py", work / f"{name}.py")
             sandbox = LocalSandbox(work, self.session.sandbox.limits,
-                                   output_cap=self.session.sandbox.output_cap)
+                                   output_cap=self.session.sandbox.output_cap,
+                                   uid=self.job.get("uids", [None, None])[1])
+            self._ref_cleanup.insert(0, sandbox)
             self._ref_session = WorkerSession(sandbox, self.job["modules"],
                                               call_timeout=self.job["limits"]["call_timeout"])
-            self._ref_cleanup = (sandbox, work)
+        except OSError as e:  # the message names no grader path
+            self._ref_problem = (f"the grader could not prepare its reference worker "
+                                 f"({e.strerror or type(e).__name__})")
+
+    def _reference_session(self) -> WorkerSession:
+        """The second sandboxed worker, holding only the reference files (for timing)."""
+        if self._ref_session is None:
+            raise ReferenceFailed(self._ref_problem or "no reference worker")
         return self._ref_session
 
     def close(self) -> None:
         if self._ref_session is not None:
             self._ref_session.close()
-            sandbox, work = self._ref_cleanup
-            sandbox.close()
-            shutil.rmtree(work, ignore_errors=True)
             self._ref_session = None
+        for item in self._ref_cleanup:
+            if isinstance(item, Path):
+                shutil.rmtree(item, ignore_errors=True)
+            else:
+                item.close()
+        self._ref_cleanup = []
 
     @pytest.fixture
     def rng(self, request):
@@ -183,15 +232,62 @@ class GradingPlugin:
             if not report.passed:
                 kind, message = _classify(call.excinfo, failed_setup)
             output = self.session.take_output() if self.session is not None else ""
+            self._tests_left -= 1
             self._emit({"event": "result", "id": item.nodeid,
                         "outcome": "passed" if report.passed else "failed", "kind": kind,
-                        "message": message[:4000], "output": output,
+                        "message": _fit(message, MESSAGE_CAP),
+                        "output": _fit(output, self._output_room()),
                         "duration": round(call.duration, 4),
                         "measured": _finite(testing.take_recorded())})
         return report
 
 
 _META = pytest.StashKey[dict]()
+
+
+def collection_error(report, test_dirs) -> str:
+    """``cannot collect tests/hidden/test_x.py:30: SyntaxError: invalid syntax``: the file
+    (relative to its assignment), the line and the error, from a failed collect report."""
+    import re
+    given = Path(str(report.fspath))  # relative to the test folder it was found in
+    path, shown = given, str(given)
+    for folder in map(Path, test_dirs):
+        if (folder / given).is_file():
+            path = folder / given
+            shown = str(path.relative_to(folder.parent.parent))
+            break
+    try:
+        compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    except SyntaxError as e:
+        return f"cannot collect {shown}:{e.lineno}: SyntaxError: {e.msg}"
+    except OSError:
+        pass
+    text = str(report.longrepr)
+    errors = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    lines = re.findall(re.escape(path.name) + r":(\d+)", text)
+    return (f"cannot collect {shown}" + (f":{lines[-1]}" if lines else "") + ": "
+            + (errors[-1] if errors else text.strip().splitlines()[-1] if text.strip()
+               else "collection failed"))
+
+
+def _stored_size(text: str) -> int:
+    return len(json.dumps(text)) - 2
+
+
+def _fit(text: str, cap: int) -> str:
+    """``text``, cut so that it takes at most ``cap`` bytes once JSON-escaped (as stored)."""
+    if _stored_size(text) <= cap:
+        return text
+    note = "\n[... the rest was not kept: over its cap once stored]"
+    room = max(0, cap - _stored_size(note))
+    low, high = 0, min(len(text), room)  # the longest prefix that fits: binary search
+    while low < high:
+        mid = (low + high + 1) // 2
+        if _stored_size(text[:mid]) <= room:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low] + note if room else ""
 
 
 def _finite(values: dict) -> dict:
@@ -207,6 +303,8 @@ def _classify(excinfo, in_setup: bool) -> tuple[str, str]:
     exc = excinfo.value
     if isinstance(exc, TooSlow):
         return "too_slow", str(exc)
+    if isinstance(exc, ReferenceFailed):
+        return "infrastructure", str(exc)
     if isinstance(exc, StudentFailure):
         return exc.kind, str(exc)
     if isinstance(exc, TotalTimeExceeded):
@@ -216,12 +314,18 @@ def _classify(excinfo, in_setup: bool) -> tuple[str, str]:
         return "wrong_answer", text.split("\nassert ")[0] if "\nassert " in text else text
     if isinstance(exc, pytest.skip.Exception):
         return "error", "the test was skipped, which never counts as passing"
-    if in_setup:
-        return "infrastructure", f"the grader could not set up this test: {exc}"
+    if in_setup:  # the grader's own fixtures: say what, never where (no grader paths)
+        return "infrastructure", ("the grader could not set up this test: "
+                                  f"{type(exc).__name__}: {_without_paths(str(exc))}")
     if isinstance(exc, RuntimeError) and str(exc).startswith("the test suite is invalid"):
         return "infrastructure", str(exc)
     return "error", (f"the test could not use what your code returned: "
                      f"{type(exc).__name__}: {exc}")
+
+
+def _without_paths(text: str) -> str:
+    """``text`` with every absolute path replaced by its last component."""
+    return re.sub(r"(?<![\w.])/(?:[^\s'\":/]+/)+([^\s'\":/]*)", r"\1", text)
 
 
 def _import_reference(directory: Path, modules: list[str], *, provided=()):

@@ -4,8 +4,10 @@ user verbs.
 - ``fork_harness`` forks the harness (no interpreter start-up, a clean pytest each time) and
   kills it with its whole tree when it runs past its wall-clock limit.
 - ``run_harness`` writes the job, forks, and turns the harness's events into results.
-- ``grade_local`` grades a submission with the local sandbox: a private copy, the course's
-  provided modules laid over it, the harness. ``check_folder`` does the same for a student's
+- ``grade_local`` grades a submission with the local sandbox: a private copy of exactly the
+  assignment's files (a notebook's assembled first; ``declared_copy``; what else was submitted
+  is listed, not graded), the
+  course's provided modules laid over it, the harness. ``check_folder`` does the same for a student's
   folder with the public tests only. ``grade_submission`` picks the backend: forked here
   (``local``) or in a hardened container (``docker``).
 """
@@ -23,9 +25,12 @@ import traceback
 from pathlib import Path
 
 from grader.errors import GraderError, SubmissionError
-from grader.intake.notebook import unpack_submission
+from grader.harness.working_copy import declared_copy, note_ignored, overlay_provided
+from grader.intake.expected_files import require_files
+from grader.intake.notebook import unpack_with_notebook
 from grader.results.scoring import build_results, parse_events, read_events
-from grader.sandbox.local import kill_tree, make_undumpable
+from grader.sandbox import cgroups
+from grader.sandbox.local import default_mode, kill_tree, make_undumpable, trusted_tmp
 
 HARNESS_GRACE = 30.0  # seconds the harness gets beyond the total timeout before it is killed
 
@@ -85,7 +90,7 @@ def fork_harness(job: dict, log_path: Path, *, timeout: float) -> int | None:
 
 
 def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, reference_dir=None,
-                check_points=True, only=None, harness_dir=None) -> dict:
+                check_points=True, only=None, harness_dir=None, uids=None) -> dict:
     """Run the trusted harness in its own process on a prepared working copy; return results.
 
     The harness is a forked child so that each grading run starts from a clean pytest and a
@@ -99,6 +104,10 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
     else:
         job_dir = Path(tempfile.mkdtemp(prefix="grader-harness-"))
     os.chmod(job_dir, 0o700)
+    # The harness's scratch (jail mount points, the reference's copy): removed here after the
+    # harness, which cannot remove it when it is killed.
+    scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-", dir=trusted_tmp()))
+    os.chmod(scratch, 0o711)
     try:
         limits = assignment.limits
         job = {
@@ -110,7 +119,8 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
             "problems": [{"id": p.id, "points": p.points} for p in assignment.problems],
             "limits": dataclasses.asdict(limits),
             "seed": assignment.seed, "check_points": check_points and not only,
-            "only": list(only or []),
+            "only": list(only or []), "uids": list(uids) if uids else [None, None],
+            "scratch_dir": str(scratch),
         }
         events = None
         if harness_dir is None:
@@ -140,38 +150,50 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
                              execution_time=time.monotonic() - start,
                              missing_kind=missing_kind, missing_reason=reason)
     finally:
+        shutil.rmtree(scratch, ignore_errors=True)
         if harness_dir is None:
             shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def _private_copy(spec, submission: Path, into: Path) -> Path:
+def _private_copy(spec, submission: Path, into: Path) -> tuple[Path, str | None]:
     """Extract or copy the submission into a fresh private folder (never graded in place); a
-    notebook becomes the module files it holds."""
+    notebook becomes the module files it holds (parsed, never run). Returns the folder and
+    the notebook used (None: the submission had the module files)."""
     if not submission.exists():
         raise SubmissionError(f"{submission}: no such file or folder")
-    work = into / "work"
-    unpack_submission(submission, work, spec.files)
-    return work
+    return unpack_with_notebook(submission, into / "submitted", spec.files)
 
 
-def _overlay_provided(spec, source: Path, work: Path) -> None:
-    """Put the course's provided helper modules over whatever the submission has under their
-    names: students use them, and their edits to them do not count."""
-    for name in spec.provided:
-        if (source / name).is_file():
-            shutil.copyfile(source / name, work / name)
+_said_how_jobs_share_the_cpu = []
 
 
-def grade_local(spec, submission: Path, *, only=None, harness_dir=None) -> dict:
-    """Grade one submission with the local sandbox: private copy, harness, results."""
+def _say_how_jobs_share_the_cpu() -> None:
+    """Once per process, on stderr: in jail mode without cgroups, side-by-side jobs share the
+    CPU (a TA running a batch should know)."""
+    if not _said_how_jobs_share_the_cpu and default_mode() == "jail" and not cgroups.available():
+        _said_how_jobs_share_the_cpu.append(True)
+        print(f"grader: note: {cgroups.describe()}", file=sys.stderr)
+
+
+def grade_local(spec, submission: Path, *, only=None, harness_dir=None, uids=None) -> dict:
+    """Grade one submission with the local sandbox: private copy of the assignment's files
+    only, harness, results. ``uids``: the (student, reference) worker uids, when the caller
+    leased them (the docker backend's host); else the sandbox leases its own."""
+    _say_how_jobs_share_the_cpu()
     jobs = Path(tempfile.mkdtemp(prefix="grader-job-"))
     os.chmod(jobs, 0o711)  # the worker's uid must reach work/, nothing else
     try:
-        work = _private_copy(spec, Path(submission), jobs)
-        _overlay_provided(spec, spec.root, work)
-        return run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
-                           hidden_dirs=[spec.hidden_tests], workdir=work,
-                           reference_dir=spec.root, only=only, harness_dir=harness_dir)
+        submitted, notebook = _private_copy(spec, Path(submission), jobs)
+        require_files(submitted, spec.files)  # a misnamed file: one clear message, no tests run
+        work = jobs / "work"
+        ignored = [p for p in declared_copy(spec, submitted, work) if p != notebook]
+        shutil.rmtree(submitted, ignore_errors=True)
+        overlay_provided(spec, spec.root, work)
+        results = run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
+                              hidden_dirs=[spec.hidden_tests], workdir=work,
+                              reference_dir=spec.root, only=only, harness_dir=harness_dir,
+                              uids=uids)
+        return note_ignored(results, ignored, spec.provided)
     finally:
         shutil.rmtree(jobs, ignore_errors=True)
 
@@ -182,12 +204,13 @@ def check_folder(spec, folder: Path, *, tests: Path, provided_from: Path) -> dic
     jobs = Path(tempfile.mkdtemp(prefix="grader-check-"))
     os.chmod(jobs, 0o711)
     try:
+        require_files(folder, spec.files, recursive=False)
         work = jobs / "work"
         work.mkdir()
         for name in spec.files:
             if (folder / name).is_file():
                 shutil.copy2(folder / name, work / name)
-        _overlay_provided(spec, provided_from, work)
+        overlay_provided(spec, provided_from, work)
         return run_harness(spec, test_dirs=[tests], workdir=work, check_points=False)
     finally:
         shutil.rmtree(jobs, ignore_errors=True)
@@ -199,11 +222,8 @@ def grade_submission(spec, submission: Path, *, backend: str = "local", image=No
     sandbox) or ``docker`` (one hardened container from the autograder ``image``)."""
     if backend == "docker":
         from grader.sandbox.docker import grade_in_container
-        with tempfile.TemporaryDirectory(prefix="grader-intake-") as tmp:
-            # Notebooks are assembled here, so the container gets module files only.
-            modules = _private_copy(spec, Path(submission), Path(tmp))
-            return grade_in_container(spec, modules, image=image,
-                                      cpus=cpus or min(2, os.cpu_count() or 1))
+        return grade_in_container(spec, Path(submission), image=image, only=only,
+                                  cpus=cpus or min(2, os.cpu_count() or 1))
     if backend == "local":
         return grade_local(spec, Path(submission), only=only)
     raise GraderError(f"unknown backend {backend!r} (use local or docker)")

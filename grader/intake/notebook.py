@@ -281,17 +281,24 @@ def unpack_submission(src: str | os.PathLike, dest: str | os.PathLike, files) ->
     Folders and zips are unpacked defensively (``intake.archive``); a notebook, given on its
     own or inside them, is assembled into the module files it holds.
     """
+    return unpack_with_notebook(src, dest, files)[0]
+
+
+def unpack_with_notebook(src: str | os.PathLike, dest: str | os.PathLike,
+                         files) -> tuple[Path, str | None]:
+    """``unpack_submission``, and the notebook the module files came from (its path relative
+    to ``dest``; None when the submission had them itself)."""
     src, dest = Path(src), Path(dest)
     if src.suffix.lower() == SUFFIX and src.is_file() and not src.is_symlink():
         _copy_notebook(src, dest)
     else:
         extract_submission(src, dest)
     try:
-        assemble_into(dest, files)
+        used = assemble_into(dest, files)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
-    return dest
+    return dest, (used.relative_to(dest).as_posix() if used is not None else None)
 
 
 def checkout_for_check(path: Path, files, dest: Path) -> Path | None:

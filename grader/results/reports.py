@@ -1,8 +1,14 @@
-"""Readable terminal output: a student's check report, a grade summary, the demo table."""
+"""Readable terminal output: a student's check report, a grade summary, the demo table.
+
+Every piece of student text (output, exception messages, names of folders) goes through
+``safe_text.visible`` before it reaches a terminal or a feedback file.
+"""
 from __future__ import annotations
 
 import os
 import sys
+
+from grader.results.safe_text import visible
 
 _KIND_LABEL = {"passed": "ok", "wrong_answer": "wrong answer", "error": "error",
                "timeout": "timeout", "crash": "crash", "memory": "memory", "too_slow": "too slow",
@@ -16,47 +22,102 @@ def _color(text: str, code: str, stream=sys.stdout) -> str:
 
 
 def _indent(text: str, prefix: str = "      ") -> str:
-    return "\n".join(prefix + line for line in text.splitlines())
+    """Student text, made visible, indented under its test."""
+    return "\n".join(prefix + line for line in visible(text).split("\n"))
+
+
+def _import_failure(results: dict) -> list[str]:
+    """When the student's files did not import, that is the one thing to say, first, once."""
+    if not results.get("import_error"):
+        return []
+    return ["Your files could not be imported, so no test could use them. Fix this first:",
+            _indent(results["import_error"].rstrip()[:4000]), ""]
 
 
 def check_report(results: dict) -> str:
-    """For students: per problem, which tests fail and why."""
+    """For students: every problem of the assignment, what its public tests say (which fail
+    and why), how many points only the hidden tests grade, and, for a timed problem, how fast
+    the student's code is where the hidden test times it."""
     lines = [f"{results['output'].splitlines()[0]}  (public tests only; the hidden tests "
              "decide the final grade)", ""]
+    failed_import = bool(results.get("import_error"))
+    lines += _import_failure(results)
     by_problem: dict[str, list[dict]] = {}
     for test in results["tests"]:
         by_problem.setdefault(test["problem"], []).append(test)
-    shown = set()
-    for problem, tests in by_problem.items():
-        ok = sum(t["status"] == "passed" for t in tests)
-        mark = _color("PASS", "32") if ok == len(tests) else _color("FAIL", "31")
-        lines.append(f"{mark} {problem}: {ok}/{len(tests)} tests passed")
-        for t in tests:
-            if t["status"] != "passed":
-                lines.append(f"   - {t['name']} [{_KIND_LABEL.get(t['kind'], t['kind'])}]")
-                text = t["output"].rstrip()[:3000]
-                if text in shown:  # e.g. one import error failing every test
-                    lines.append("      (the same as above)")
-                elif text:
-                    shown.add(text)
-                    lines.append(_indent(text))
+    points = results.get("problem_points") or {p: None for p in by_problem}
+    timing: dict[str, list[dict]] = {}
+    for entry in results.get("timing", []):
+        timing.setdefault(entry["problem"], []).append(entry)
+    shown: set[str] = set()
+    for problem, total in points.items():
+        tests = by_problem.get(problem, [])
+        public = sum(t["max_score"] for t in tests)
+        hidden = (total - public) if total is not None else 0
+        if not tests:
+            lines.append(f"{_color('HIDDEN', '33')} {problem}: graded only by hidden tests "
+                         f"({total:g} point{'s' * (total != 1)})")
+        else:
+            ok = sum(t["status"] == "passed" for t in tests)
+            mark = _color("PASS", "32") if ok == len(tests) else _color("FAIL", "31")
+            more = f"; {hidden:g} more points in hidden tests" if hidden > 0 else ""
+            lines.append(f"{mark} {problem}: {ok}/{len(tests)} public tests passed{more}")
+        if not failed_import:  # else every failure is that one error, said above
+            lines += _failures(tests, shown)
+        lines += [_timing_line(e) for e in timing.get(problem, [])]
     lines.append(_summary_tail(results))
     return "\n".join(lines)
 
 
+def _failures(tests: list[dict], shown: set[str]) -> list[str]:
+    lines = []
+    for t in tests:
+        if t["status"] != "passed":
+            lines.append(f"   - {t['name']} [{_KIND_LABEL.get(t['kind'], t['kind'])}]")
+            text = t["output"].rstrip()[:3000]
+            if text in shown:  # e.g. one error failing several tests
+                lines.append("      (the same as above)")
+            elif text:
+                shown.add(text)
+                lines.append(_indent(text))
+    return lines
+
+
+def _timing_line(entry: dict) -> str:
+    """``conv2d_forward(2x16x32x32, ...) on the hidden test's shape: about 40x a good
+    implementation; the hidden limit is 3x (too slow: it would lose these points)``."""
+    head = f"   timed on the hidden test's shape: {visible(entry['call'])}: "
+    if "estimate" not in entry:
+        return head + f"not timed ({visible(entry.get('error', 'no result'))})"
+    estimate, limit = entry["estimate"], entry["limit"]
+    shown = f"{estimate:.1f}" if estimate < 10 else f"{estimate:.0f}"
+    if estimate <= limit:
+        verdict = "within it"
+    elif estimate <= 2 * limit:  # an estimate: a busy machine reads high
+        verdict = "close to it or over: check again when the machine is idle"
+    else:
+        verdict = "too slow: the hidden timing test would fail"
+    busy = "; the machine was busy, so this reads high" if entry.get("busy") else ""
+    return (head + f"about {shown}x a good implementation; the hidden limit is {limit:g}x "
+            f"({verdict}{busy})")
+
+
 def _summary_tail(results: dict) -> str:
     if results.get("status") == "infrastructure":
-        return "\n" + results["output"]
+        return "\n" + visible(results["output"])
     return ""
 
 
 def grade_summary(results: dict) -> str:
     """For TAs: one block per submission."""
-    lines = [f"{results.get('submission', 'submission')}: {results['score']:g} / "
+    lines = [f"{visible(results.get('submission', 'submission'))}: {results['score']:g} / "
              f"{results['max_score']:g}  ({results['execution_time']:.1f} s)"]
     for pid, p in results["problems"].items():
         kinds = ", ".join(_KIND_LABEL.get(k, k) for k in p["kinds"]) or "ok"
         lines.append(f"  {pid:<22} {p['score']:>5g} / {p['max_score']:<5g} {kinds}")
+    if results.get("import_error"):
+        lines.append("  the files do not import: "
+                     + visible(results["import_error"].splitlines()[0])[:300])
     if results.get("status") == "infrastructure":
         lines.append(_indent(results["output"], "  "))
     return "\n".join(lines)
@@ -71,7 +132,7 @@ def demo_table(all_results: list[dict]) -> str:
     rows = []
     for r in all_results:
         kinds = sorted({t["kind"] for t in r["tests"]} - {"passed"})
-        rows.append([r.get("submission", "?"), f"{r['score']:g}/{r['max_score']:g}"]
+        rows.append([visible(r.get("submission", "?")), f"{r['score']:g}/{r['max_score']:g}"]
                     + [f"{r['problems'][p]['score']:g}/{r['problems'][p]['max_score']:g}"
                        for p in problems]
                     + [", ".join(_KIND_LABEL.get(k, k) for k in kinds) or "-"])
@@ -83,26 +144,42 @@ def demo_table(all_results: list[dict]) -> str:
 
 
 def feedback(results: dict) -> str:
-    """A student's feedback file: the score, then every test (hidden ones: kind and hint)."""
-    lines = [results.get("output", "").splitlines()[0] if results.get("output") else "", ""]
-    for t in results.get("tests", []):
+    """A student's feedback file: the score, then every test (hidden ones: kind and hint).
+    A submission that could not be graded gets only the reason; one whose files do not import
+    gets that error once, first, instead of one line per failed test."""
+    score = f"{results.get('score', 0):g} / {results.get('max_score', 0):g} points"
+    if results.get("status") == "submission_error":
+        return f"Your submission could not be graded ({score}):\n" \
+               f"{_indent(results.get('output', ''), '  ')}\n"
+    first = results.get("output", "").splitlines()
+    lines = [visible(first[0]) if first else score, ""]
+    tests = results.get("tests", [])
+    if results.get("import_error"):
+        failed = sum(t["status"] != "passed" for t in tests)
+        lines += _import_failure(results)
+        lines.append(f"{failed} of {len(tests)} tests failed; they run once your files import.")
+        return "\n".join(lines) + "\n"
+    for t in tests:
         mark = "ok  " if t["status"] == "passed" else "FAIL"
         lines.append(f"{mark} [{t['problem']}] {t['name']}  {t['score']:g}/{t['max_score']:g}")
         if t["status"] != "passed" and t["output"]:
             lines.append(_indent(t["output"].rstrip()[:2000]))
-    if not results.get("tests"):
-        lines.append(results.get("output", ""))
+    if not tests:
+        lines.append(visible(results.get("output", "")))
     return "\n".join(lines) + "\n"
 
 
 def batch_summary(summary: dict) -> str:
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(summary["statuses"].items()))
+    changed = summary.get("changed", 0)
     lines = [f"{summary['assignment']}: {summary['graded']}/{summary['students']} students graded"
-             f" ({summary.get('graded_now', 0)} now, {summary.get('skipped', 0)} already done)",
+             f" ({summary.get('graded_now', 0)} now, {summary.get('skipped', 0)} already done"
+             + (f", {changed} regraded because their submission changed" if changed else "")
+             + ")",
              f"status: {statuses or '-'}",
              f"score: mean {summary['mean']:.2f}, median {summary['median']:g} "
              f"of {summary['max_score']:g}",
-             "slowest: " + ", ".join(f"{s['student']} {s['seconds']:.1f} s"
+             "slowest: " + ", ".join(f"{visible(s['student'])} {s['seconds']:.1f} s"
                                      for s in summary["slowest"])]
     return "\n".join(lines) + "\n"
 
@@ -134,6 +211,11 @@ def batch_picture(out, spec, rows: list[dict]):
     right.invert_yaxis()
     fig.tight_layout()
     path = out / "summary.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    tmp = out / ".summary.png.tmp"
+    try:  # whole or not at all (a full disk must not leave half a picture)
+        fig.savefig(tmp, dpi=100, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
     return str(path)

@@ -12,6 +12,12 @@ import os
 import tempfile
 from pathlib import Path
 
+# How the harness words a failure to import the student's files (wire/bridge.py); such a
+# failure fails every test the same way, so the results say it once (``import_error``).
+IMPORT_FAILED = "importing your files failed: "
+
+SUITE_INVALID = "the test suite is invalid"  # how the plugin fails each test of a bad suite
+
 KINDS = ("passed", "wrong_answer", "error", "timeout", "crash", "memory", "too_slow",
          "infrastructure")
 
@@ -106,11 +112,35 @@ def build_results(assignment, expected, suite_errors, results, *, execution_time
     output = f"{assignment.title}: {score:g} / {max_score:g} points"
     if suite_errors:
         output += "\nThe grader could not grade this submission:\n" + "\n".join(suite_errors)
-    return {"score": score, "max_score": max_score,
-            "execution_time": round(execution_time, 3), "output": output,
-            "visibility": "visible", "stdout_visibility": "hidden",
-            "tests": tests, "assignment": assignment.id, "status": status,
-            "problems": problems}
+    import_error = next((r["message"][len(IMPORT_FAILED):] for r in results.values()
+                         if str(r.get("message", "")).startswith(IMPORT_FAILED)), "")
+    if import_error:
+        output += ("\nYour files could not be imported, so no test could use them:\n"
+                   + import_error)
+    graded = {"score": score, "max_score": max_score,
+              "execution_time": round(execution_time, 3), "output": output,
+              "visibility": "visible", "stdout_visibility": "hidden",
+              "tests": tests, "assignment": assignment.id, "status": status,
+              "problems": problems}
+    if suite_errors:  # said once here; each test only points at it
+        graded["suite_errors"] = list(suite_errors)
+        for t in tests:
+            if t["output"].startswith(SUITE_INVALID):
+                t["output"] = "not run: the test suite is invalid (see above)"
+    if import_error:
+        graded["import_error"] = import_error
+    return graded
+
+
+def failure_results(assignment, status: str, message: str) -> dict:
+    """Results for a submission that could not be graded at all: ``submission_error`` (the
+    student's to fix: a missing file, an unreadable archive) or ``infrastructure`` (the
+    grader's: retried). Zero points; ``message`` is the output, and no test is listed."""
+    return {"score": 0.0, "max_score": assignment.max_score, "execution_time": 0.0,
+            "output": message, "visibility": "visible", "stdout_visibility": "hidden",
+            "tests": [], "assignment": assignment.id, "status": status,
+            "problems": {p.id: {"score": 0.0, "max_score": p.points, "kinds": [status]}
+                         for p in assignment.problems}}
 
 
 def write_json_atomic(path: Path, data: dict) -> None:

@@ -1,7 +1,9 @@
 """Inside the autograder image: grade /submission and leave the harness's events in /out.
 
 The container's harness runs as root with only the capabilities it needs to drop the worker to
-an unprivileged uid and to kill it (``uid`` sandbox mode). The host builds ``results.json`` from
+an unprivileged uid and to kill it (``uid`` sandbox mode). The two worker uids (the student's
+and the reference's) are leased by the host and passed with ``--uids``: every container on a
+host would otherwise pick the same ones, and share their per-uid process limit. The host builds ``results.json`` from
 ``/out/harness/events.jsonl`` itself (see ``grader.sandbox.docker``), so nothing the student
 could influence is taken as a score.
 """
@@ -21,11 +23,17 @@ def main(argv=None) -> int:
     parser.add_argument("--assignment", required=True)
     parser.add_argument("--submission", default="/submission")
     parser.add_argument("--out", default="/out")
+    parser.add_argument("--only", action="append", default=None,
+                        help="grade only the named test functions (repeatable)")
+    parser.add_argument("--uids", default=None,
+                        help="STUDENT,REFERENCE: the worker uids the host leased for this "
+                             "container (unique across everything running on the host)")
     args = parser.parse_args(argv)
     try:
         spec = find_assignment(args.assignment)
-        results = grade_local(spec, Path(args.submission),
-                                     harness_dir=Path(args.out) / "harness")
+        uids = [int(u) for u in args.uids.split(",")] if args.uids else None
+        results = grade_local(spec, Path(args.submission), only=args.only, uids=uids,
+                              harness_dir=Path(args.out) / "harness")
     except GraderError as e:
         print(f"grader: {e}", file=sys.stderr)
         return e.exit_code

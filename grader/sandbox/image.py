@@ -8,6 +8,9 @@ local one.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,8 +23,47 @@ from grader.errors import GraderError, InfrastructureError
 
 DEFAULT_TAG = "nn-grader/autograder:latest"
 DEFAULT_BASE = "python:3.11-slim"
-RUNTIME_PACKAGES = ("numpy", "pytest", "pyyaml")
+RUNTIME_PACKAGES = ("numpy", "pytest", "pyyaml", "msgpack")
 WHEEL_CACHE = Path.home() / ".cache" / "nn-grader" / "wheelhouse"
+ASSIGNMENTS_LABEL = "nn-grader.assignments"  # {id: digest} of the assignments in the image
+_NOT_COPIED = ("__pycache__", "*.pyc", "mutants")
+
+
+def assignment_digest(spec) -> str:
+    """SHA-256 of what the image holds of an assignment (its folder, less mutants and caches):
+    equal digests mean the image grades with exactly these tests and references."""
+    h = hashlib.sha256()
+    for root, dirs, files in os.walk(spec.root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__"
+                         and not (d == "mutants" and Path(root) == spec.root))
+        for name in sorted(f for f in files if not f.endswith(".pyc")):
+            path = Path(root, name)
+            rel = path.relative_to(spec.root).as_posix().encode()
+            data = path.read_bytes()
+            h.update(len(rel).to_bytes(4, "little") + rel + len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()
+
+
+def check_image(spec, image: str, docker_client) -> None:
+    """Before a batch: the image exists and holds this assignment as it is now; otherwise one
+    InfrastructureError that says what to do."""
+    import docker
+    try:
+        labels = docker_client.images.get(image).labels or {}
+    except docker.errors.ImageNotFound:
+        raise InfrastructureError(f"the image {image} is missing: build it with `grader image "
+                                  "build` (with `--base IMAGE` where no registry answers)") from None
+    try:
+        held = json.loads(labels.get(ASSIGNMENTS_LABEL, "{}"))
+    except ValueError:
+        held = {}
+    if spec.id not in held:
+        raise InfrastructureError(f"the image {image} does not hold the assignment {spec.id}: "
+                                  f"rebuild with `grader image build`")
+    if held[spec.id] != assignment_digest(spec):
+        raise InfrastructureError(f"the image {image} holds an older {spec.id} than "
+                                  f"{spec.root} (changed since the image was built): rebuild "
+                                  "with `grader image build`")
 
 
 def _requirements() -> list[str]:
@@ -45,7 +87,14 @@ def prepare_wheelhouse(dest: Path) -> list[str]:
     if proc.returncode != 0:
         raise InfrastructureError("could not download the wheels for the image:\n"
                                   + proc.stderr[-2000:])
-    shutil.copytree(WHEEL_CACHE, dest)
+    # Only the wheels these pins need, not the whole cache (a COPY layer keeps every byte it
+    # copies, even those the Dockerfile deletes later): resolved again, offline, from the cache.
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-index",
+                           "--find-links", str(WHEEL_CACHE), "--only-binary=:all:",
+                           "--dest", str(dest), *pins], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise InfrastructureError("could not collect the wheels for the image:\n"
+                                  + proc.stderr[-2000:])
     (dest / "requirements.txt").write_text("\n".join(pins) + "\n")
     return pins
 
@@ -59,7 +108,25 @@ def build_context(dest: Path, assignments: list[str]) -> None:
     for assignment in assignments:
         spec = find_assignment(assignment)
         shutil.copytree(spec.root, dest / "solutions" / spec.id,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "mutants"))
+                        ignore=shutil.ignore_patterns(*_NOT_COPIED))
+
+
+def _require_base(c, base: str) -> None:
+    """The base image, here or pulled now; where neither works, say how to make one."""
+    import docker
+    try:
+        c.images.get(base)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        c.images.pull(base)
+    except docker.errors.DockerException as e:
+        raise InfrastructureError(
+            f"the base image {base} is not here and cannot be pulled "
+            f"({str(e).splitlines()[0][:160]}); where "
+            "no registry answers, make a local base with autograder_image/make_local_base.sh "
+            "and pass it with `--base IMAGE`") from None
 
 
 def build(*, assignments=None, base: str = DEFAULT_BASE, tag: str = DEFAULT_TAG,
@@ -72,6 +139,8 @@ def build(*, assignments=None, base: str = DEFAULT_BASE, tag: str = DEFAULT_TAG,
                                              solutions_dir().glob("*/assignment.yaml")))
     if not assignments:
         raise GraderError("no assignments to put in the image")
+    digests = {a: assignment_digest(find_assignment(a)) for a in assignments}
+    _require_base(c, base)
     with tempfile.TemporaryDirectory(prefix="grader-image-") as tmp:
         ctx = Path(tmp)
         progress(f"preparing the build context ({', '.join(assignments)})")
@@ -80,7 +149,9 @@ def build(*, assignments=None, base: str = DEFAULT_BASE, tag: str = DEFAULT_TAG,
         import docker
         try:
             c.images.build(path=str(ctx), tag=tag, buildargs={"BASE_IMAGE": base}, rm=True,
-                           forcerm=True, network_mode="none", labels={"nn-grader.image": "1"})
+                           forcerm=True, network_mode="none",
+                           labels={"nn-grader.image": "1",
+                                   ASSIGNMENTS_LABEL: json.dumps(digests, sort_keys=True)})
         except docker.errors.BuildError as e:
             log = "".join(str(chunk.get("stream", chunk.get("error", ""))) for chunk in e.build_log)
             raise InfrastructureError(f"docker build failed: {e.msg}\n{log[-3000:]}") from None

@@ -90,7 +90,7 @@ def build_root(spec, root):
 
 def main():
     spec = json.loads(sys.argv[1])
-    root = spec["workdir"] + ".root"
+    root = spec["root"]  # an empty folder the sandbox made, and removes (LocalSandbox.close)
     build_root(spec, root)
     os.chroot(root)
     os.chdir("/submission")

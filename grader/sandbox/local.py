@@ -20,24 +20,31 @@ Three modes; ``GRADER_SANDBOX_MODE`` picks one, else jail as root and plain othe
     docs/architecture.md.
 
 All: rlimits on address space, CPU seconds, file size, open files and processes; one BLAS
-thread; stdout and stderr go to a pipe the harness drains with a byte cap.
+thread; stdout and stderr go to a pipe the harness drains with a byte cap. In jail mode the
+worker's whole tree also runs in a control group of its own (``grader.sandbox.cgroups``: one
+CPU, a process limit), so that jobs side by side cannot take each other's CPU.
 """
 from __future__ import annotations
 
 import ctypes
 import fcntl
+import itertools
 import json
 import os
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.sandbox import cgroups
+
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # the folder holding grader/
+TRUSTED_TMP_VAR = "GRADER_TRUSTED_TMP"
 UID_BASE = 61000  # jail mode: worker uids UID_BASE .. UID_BASE + UID_SLOTS - 1
 UID_SLOTS = 256
 _PR_SET_CHILD_SUBREAPER = 36
@@ -51,6 +58,25 @@ class WorkerLimits:
     open_files: int = 256
     processes: int = 64
     tmp_mb: int = 64
+
+
+def trusted_tmp() -> Path:
+    """Where the harness keeps its own files (the reference's working copy, the jail's mount
+    points, uid leases): ``$GRADER_TRUSTED_TMP`` if set -- in the docker image a root-only
+    tmpfs of its own, so that a student who fills /tmp or /dev/shm cannot make a trusted step
+    fail -- else the system's temporary folder (in jail mode the student never sees it)."""
+    return Path(os.environ.get(TRUSTED_TMP_VAR) or tempfile.gettempdir())
+
+
+JOB_SCRATCH_VAR = "GRADER_JOB_SCRATCH"
+
+
+def job_scratch() -> Path:
+    """Where a harness puts what it makes for one grading (the jail's mount points, the
+    reference's working copy): ``$GRADER_JOB_SCRATCH``, a folder in ``trusted_tmp`` that the
+    harness's supervisor made for this run and removes after it, even when the harness was
+    killed (a timeout, a batch stopped at once); else ``trusted_tmp``."""
+    return Path(os.environ.get(JOB_SCRATCH_VAR) or trusted_tmp())
 
 
 def clean_environment() -> dict[str, str]:
@@ -167,7 +193,7 @@ class UidLease:
     """An exclusive worker uid for one job (several jobs may run side by side)."""
 
     def __init__(self):
-        lock_dir = Path(tempfile.gettempdir()) / "grader-uids"
+        lock_dir = trusted_tmp() / "grader-uids"
         lock_dir.mkdir(mode=0o700, exist_ok=True)
         start = os.getpid() % UID_SLOTS
         for i in range(UID_SLOTS):
@@ -184,6 +210,18 @@ class UidLease:
 
     def release(self):
         os.close(self._fd)
+
+
+class GivenUid:
+    """A uid leased elsewhere (by the host, for a container): used, never released here."""
+
+    def __init__(self, uid: int):
+        if not UID_BASE <= uid < UID_BASE + UID_SLOTS:
+            raise ValueError(f"worker uid {uid} is outside {UID_BASE}..{UID_BASE + UID_SLOTS - 1}")
+        self.uid = uid
+
+    def release(self):
+        pass
 
 
 def kill_uid(uid: int) -> None:
@@ -309,12 +347,21 @@ class LocalSandbox:
     """Starts workers for one submission's private working copy."""
 
     def __init__(self, workdir: Path, limits: WorkerLimits = WorkerLimits(), *,
-                 output_cap: int = 64 * 1024, mode: str | None = None):
+                 output_cap: int = 64 * 1024, mode: str | None = None, uid: int | None = None):
+        """``uid``: the worker uid to use, leased by whoever passes it (the docker backend's
+        host, so that uids are unique across containers); by default one is leased here."""
         self.workdir, self.limits, self.output_cap = Path(workdir), limits, output_cap
         self.mode = mode or default_mode()
         if self.mode not in MODES:
             raise ValueError(f"unknown sandbox mode {self.mode!r} (known: {', '.join(MODES)})")
-        self._lease = UidLease() if self.mode in ("jail", "uid") else None
+        self._lease = None
+        if self.mode in ("jail", "uid"):
+            self._lease = UidLease() if uid is None else GivenUid(uid)
+        # The jail's mount point: an empty folder of ours, removed with the sandbox (it is
+        # created outside the worker's namespace, so nothing else would remove it).
+        self._scratch = Path(tempfile.mkdtemp(prefix="grader-jail-", dir=job_scratch())) \
+            if self.mode == "jail" else None
+        self._cgroup = _worker_cgroup(limits) if self.mode == "jail" else None
         if self.mode == "uid":  # the worker reads its files in place: make them its own
             # Root in the container has no CAP_FOWNER/DAC_OVERRIDE: chmod while it still owns
             # the folder, and chown bottom-up so it never needs to enter a folder it gave away.
@@ -327,14 +374,20 @@ class LocalSandbox:
             become_subreaper()
 
     def start(self) -> WorkerProcess:
-        req_r, req_w = os.pipe()
+        # Requests over a unix socket (it can carry the harness's shared-memory descriptors),
+        # replies over a pipe (which cannot carry any back to the harness).
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        req_w, req_r = ours.detach(), theirs.detach()
         rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
         boot = ("import sys; sys.path.insert(0, %r); from grader.untrusted.worker import main; main()"
                 % (PACKAGE_PARENT if self.mode == "plain" else "/opt/grader"))
-        worker_argv = [sys.executable, "-I", "-c", boot, str(req_r), str(rep_w)]
+        # -I: no user site, no PYTHON* variables, no script folder on the path; -B: no bytecode
+        # written (-I ignores PYTHONDONTWRITEBYTECODE).
+        worker_argv = [sys.executable, "-I", "-B", "-c", boot, str(req_r), str(rep_w)]
         if self.mode == "jail":
-            spec = {"workdir": str(self.workdir), "uid": self._lease.uid,
+            spec = {"workdir": str(self.workdir), "root": str(self._scratch / "root"),
+                    "uid": self._lease.uid,
                     "limits": self.limits.__dict__, "argv": worker_argv,
                     "env": clean_environment(), "package": str(Path(PACKAGE_PARENT) / "grader"),
                     "keep_fds": [req_r, rep_w]}
@@ -342,7 +395,7 @@ class LocalSandbox:
                     "--kill-child", "--mount-proc", sys.executable, "-I", "-c",
                     "import sys; sys.path.insert(0, %r); from grader.sandbox.jail import main; main()"
                     % PACKAGE_PARENT, json.dumps(spec)]
-            preexec = None
+            preexec = self._cgroup.enter if self._cgroup is not None else None
         elif self.mode == "uid":
             argv, limits, uid, workdir = worker_argv, self.limits, self._lease.uid, self.workdir
 
@@ -376,6 +429,25 @@ class LocalSandbox:
             kill_uid(self._lease.uid)
             self._lease.release()
             self._lease = None
+        if self._cgroup is not None:
+            self._cgroup.close()
+            self._cgroup = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+
+_cgroup_names = itertools.count()
+
+
+def _worker_cgroup(limits: WorkerLimits):
+    """A control group of its own for a jail's worker tree (one CPU, a process limit), or
+    None where none can be made (see grader.sandbox.cgroups.describe)."""
+    try:
+        return cgroups.WorkerCgroup(f"{os.getpid()}-{next(_cgroup_names)}-{os.urandom(3).hex()}",
+                                    cpus=1.0, pids=limits.processes + 8)
+    except OSError:
+        return None
 
 
 def _count_own_processes() -> int:

@@ -1,21 +1,27 @@
 """The untrusted side: runs inside the sandbox, imports the student's files and serves calls.
 
-Everything here may be subverted by the student's code (it shares the process), so nothing here
-decides a score. The harness only ever sees what this process writes to its reply pipe, and
-treats it as hostile input (see ``protocol.decode_body``).
+Everything here may be subverted by the student's code (it shares the process, and may replace
+any function of this module at import time), so nothing here decides a score and the harness
+believes nothing it says about itself: replies are decoded as hostile input
+(``protocol.decode_body``), arguments the harness wants to observe after a call live in shared
+memory the harness owns, and a timed call's inputs arrive only with its timed request.
 
-Requests (one frame each) are dicts with an ``op``:
-  load      {"dir", "modules"}               import the student's files by path
-  call      {"target", "args", "kwargs", "return_args"}   call a function, class or method
-  getattr   {"target", "name"} / setattr {"target", "name", "value"}
-  release   {"ids"}                          forget handles
-Replies: {"ok": value} (plus "args"/"kwargs" when asked), {"error": {...}}, or, while student
-code runs, {"callback": id, "args", "kwargs"} requests that the harness answers with {"ok"} or
-{"error"}.
+Requests come over a unix socket (descriptors of the harness's shared memory may come with
+them); replies go back over a pipe. Each request is a dict with an ``op``:
+  load        {"dir", "modules"}               import the student's files by path
+  call        {"target", "args", "kwargs"}     call a function, class or method
+  getattr     {"target", "name"} / setattr {"target", "name", "value"}
+  release     {"ids"}                          forget handles
+  bench_setup {"steps"}                        untimed setup calls for the next timed call
+  bench_call  {"target", "args", "kwargs", "index", "result"}   the timed call; its result is
+              written into the shared memory at ``result`` = [offset, room]
+Replies: {"ok": value}, {"error": {...}}, or, while student code runs, {"callback": id, "args",
+"kwargs"} requests that the harness answers with {"ok"} or {"error"}.
 """
 from __future__ import annotations
 
 import importlib.util
+import mmap
 import os
 import sys
 import traceback
@@ -38,15 +44,17 @@ class CallbackError(Exception):
 class _Callback:
     """A harness-side function handed to student code; calling it asks the harness."""
 
-    def __init__(self, rfd, wfd, cid, name):
-        self._io, self._id, self.__name__ = (rfd, wfd), cid, name
+    def __init__(self, reader, wfd, cid, name):
+        self._io, self._id, self.__name__ = (reader, wfd), cid, name
 
     def __call__(self, *args, **kwargs):
-        rfd, wfd = self._io
+        reader, wfd = self._io
         protocol.write_frame(wfd, protocol.encode(
             {"callback": self._id, "args": list(args), "kwargs": kwargs}, on_object=_as_handle))
         _flush_output()
-        reply = protocol.read_frame_blocking(rfd)
+        reply, fds = reader.read()
+        for fd in fds:
+            os.close(fd)
         if "error" in reply:
             raise CallbackError(reply["error"])
         return reply["ok"]
@@ -133,18 +141,13 @@ def _load(request):
     return None
 
 
-def _serve_one(rfd, wfd, request):
+def _serve_one(reader, wfd, request):
     op = request.get("op")
     if op == "load":
         return {"ok": _load(request)}
     if op == "call":
         fn = _resolve(request["target"])
-        args, kwargs = request["args"], request["kwargs"]
-        result = fn(*args, **kwargs)
-        reply = {"ok": result}
-        if request.get("return_args"):
-            reply["args"], reply["kwargs"] = args, kwargs
-        return reply
+        return {"ok": fn(*request["args"], **request["kwargs"])}
     if op == "getattr":
         return {"ok": getattr(_resolve(request["target"]), request["name"])}
     if op == "setattr":
@@ -154,106 +157,91 @@ def _serve_one(rfd, wfd, request):
         for hid in request["ids"]:
             _handles.pop(hid, None)
         return {"ok": None}
-    if op == "prepare":
-        _prepared[request["slot"]] = _prepare(request)
+    if op == "bench_setup":
+        _bench_steps[:] = []
+        for step in request["steps"]:
+            fn = _resolve(step["target"])
+            _bench_steps.append(fn(*_with_steps(step["args"]), **_with_steps(step["kwargs"])))
         return {"ok": None}
-    if op == "run":
-        # Timed by the harness from outside: the call, and a tiny reply. The result stays here
-        # (sending it would time the transfer); the harness samples it right after.
-        target, args, kwargs = _prepared.pop(request["slot"])
-        result = target(*args, **kwargs)
-        index = request.get("index")
-        _results[request["slot"]] = result if index is None else result[index]
-        return {"ok": None}
-    if op == "sample":
-        return {"ok": _sample(_results[request["slot"]], request["positions"])}
-    if op == "fetch":
-        return {"ok": _results.pop(request["slot"])}
-    if op == "release_result":
-        _results.pop(request["slot"], None)
-        return {"ok": None}
+    if op == "bench_call":
+        # Timed by the harness from outside, from sending this request (the inputs come with
+        # it, in shared memory) to our reply (the result is in the shared memory by then).
+        fn = _resolve(request["target"])
+        result = fn(*_with_steps(request["args"]), **_with_steps(request["kwargs"]))
+        if request.get("index") is not None:
+            result = result[request["index"]]
+        offset, room = request["result"]
+        region = memoryview(request["$maps"][0])[offset:offset + room]
+        try:
+            return {"ok": protocol.encode_into(region, result, on_object=_as_handle)}
+        finally:
+            region.release()
     raise ValueError(f"unknown op {op!r}")
 
 
 # -- timing support (see grader/harness/bench.py) ------------------------------------------------
-_prepared: dict[int, tuple] = {}
-_results: dict[int, object] = {}
+_bench_steps: list = []  # results of the untimed setup calls before the next timed call
 
 
-def _materialize(value, rng, steps):
-    """Replace the bench placeholders: fresh random arrays and outputs of setup calls."""
+def _with_steps(value):
+    """Replace ``{"$$step": [i, index]}`` by the result of setup call i (or element index)."""
     if isinstance(value, dict):
-        if "$$random" in value:
-            spec = value["$$random"]
-            shape = tuple(spec["shape"])
-            if spec.get("high_int") is not None:
-                return rng.integers(0, spec["high_int"], size=shape)
-            if spec.get("low") is not None:
-                out = rng.uniform(spec["low"], spec["high"], size=shape)
-            else:
-                out = rng.standard_normal(shape) * spec.get("scale", 1.0)
-            return out.astype(spec.get("dtype", "float64"))
-        if "$$step" in value:
+        if set(value) == {"$$step"}:
             step, index = value["$$step"]
-            result = steps[step]
+            result = _bench_steps[step]
             return result if index is None else result[index]
-        return {k: _materialize(v, rng, steps) for k, v in value.items()}
+        return {k: _with_steps(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_materialize(v, rng, steps) for v in value]
+        return [_with_steps(v) for v in value]
     if isinstance(value, tuple):
-        return tuple(_materialize(v, rng, steps) for v in value)
+        return tuple(_with_steps(v) for v in value)
     return value
 
 
-def _sample(result, positions):
-    """A few values of every array in ``result`` (nested lists, tuples and dicts too)."""
-    if type(result) is np.ndarray:
-        flat = result.reshape(-1)
-        picks = [i % flat.size for i in positions] if flat.size else []
-        return {"shape": list(result.shape), "dtype": result.dtype.str,
-                "values": flat[picks].copy()}
-    if isinstance(result, (list, tuple)):
-        return {"items": [_sample(item, positions) for item in result]}
-    if isinstance(result, dict):
-        return {"keys": {k: _sample(v, positions) for k, v in result.items()}}
-    return {"value": result}
-
-
-def _prepare(request):
-    rng = np.random.default_rng(request["seed"])
-    steps = []
-    for step in request["setup"]:
-        fn = _resolve(step["target"])
-        steps.append(fn(*_materialize(step["args"], rng, steps),
-                        **_materialize(step["kwargs"], rng, steps)))
-    call = request["call"]
-    return (_resolve(call["target"]), _materialize(call["args"], rng, steps),
-            _materialize(call["kwargs"], rng, steps))
-
-
-def _bind_callbacks(value, rfd, wfd):
+def _bind(value, reader, wfd, maps):
+    """Placeholders to live objects: callbacks, our handles, views of the shared memory."""
     if isinstance(value, protocol.Callback):
-        return _Callback(rfd, wfd, value.id, value.name)
+        return _Callback(reader, wfd, value.id, value.name)
     if isinstance(value, protocol.Handle):
         return _handles[value.id]
+    if isinstance(value, protocol.SharedArray):
+        count = 1
+        for n in value.shape:
+            count *= n
+        return np.frombuffer(maps[value.fd], dtype=value.dtype, count=count,
+                             offset=value.offset).reshape(value.shape)
     if isinstance(value, list):
-        return [_bind_callbacks(v, rfd, wfd) for v in value]
+        return [_bind(v, reader, wfd, maps) for v in value]
     if isinstance(value, tuple):
-        return tuple(_bind_callbacks(v, rfd, wfd) for v in value)
+        return tuple(_bind(v, reader, wfd, maps) for v in value)
     if isinstance(value, dict):
-        return {k: _bind_callbacks(v, rfd, wfd) for k, v in value.items()}
+        return {k: _bind(v, reader, wfd, maps) for k, v in value.items()}
     return value
 
 
-def serve(rfd: int, wfd: int) -> None:
+def _map_all(fds) -> list:
+    maps = []
+    for fd in fds:
+        try:
+            maps.append(mmap.mmap(fd, 0))
+        finally:
+            os.close(fd)
+    return maps
+
+
+def serve(reader, wfd: int) -> None:
     while True:
         reply = {}
         try:
-            request = _bind_callbacks(protocol.read_frame_blocking(rfd), rfd, wfd)
+            message, fds = reader.read()
         except EOFError:
             return
+        maps = _map_all(fds)
+        request = message
         try:
-            reply = _serve_one(rfd, wfd, request)
+            request = _bind(message, reader, wfd, maps)
+            request["$maps"] = maps
+            reply = _serve_one(reader, wfd, request)
             frame = protocol.encode(reply, on_object=_as_handle)
         except protocol.Unencodable as exc:
             what = request.get("name") or request.get("target")
@@ -271,6 +259,9 @@ def serve(rfd: int, wfd: int) -> None:
             frame = protocol.encode(_error_reply(exc))
         _flush_output()
         protocol.write_frame(wfd, frame)
+        # Only now (after the reply, outside any timed window) unmap the shared memory and free
+        # the result; the student may keep views, we keep nothing.
+        del request, maps, reply
 
 
 def _flush_output():
@@ -282,12 +273,12 @@ def _flush_output():
 
 
 def main() -> None:
-    rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
-    os.set_inheritable(rfd, False)
+    request_fd, wfd = int(sys.argv[1]), int(sys.argv[2])
+    os.set_inheritable(request_fd, False)
     os.set_inheritable(wfd, False)
     sys.stdin = open(os.devnull)
     protocol.write_frame(wfd, protocol.encode({"ready": True}))  # no student code has run yet
-    serve(rfd, wfd)
+    serve(protocol.RequestReader(request_fd), wfd)
     os._exit(0)
 
 

@@ -6,6 +6,10 @@ classes come back as ``RemoteObject`` handles with method calls and attribute ge
 reply is read with a deadline and decoded by ``protocol.decode_body`` (no pickle, allow-listed
 dtypes, caps). When a call times out or the worker dies, the worker and everything it started
 are killed and the next call starts a fresh one (the student's files are imported again).
+
+``inspect`` calls put the array arguments in shared memory the harness owns
+(``grader.wire.shared``) and read them back from the harness's own mapping after the reply: what
+a test sees of its arguments after a call is observed, never reported by the worker.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 
 from grader.wire import protocol
 from grader.wire.protocol import Callback, Handle, ProtocolError
+from grader.wire.shared import SharedMemory
 
 
 class StudentFailure(Exception):
@@ -59,7 +64,9 @@ class BadReply(StudentFailure):
 
 @dataclass
 class Call:
-    """A call's result together with the worker's copies of its arguments after the call."""
+    """A call's result together with its arguments as the harness observed them after the call:
+    every array is read from shared memory the harness owns (the student's code worked on views
+    of it); everything else is the harness's own object."""
 
     result: object
     args: tuple
@@ -92,9 +99,14 @@ def _read_frame(worker, deadline: float) -> bytes:
         return b"".join(chunks)
 
     (length,) = struct.unpack("<I", read(4))
-    if length > protocol.MAX_FRAME_BYTES:
-        raise ProtocolError(f"a reply of {length} bytes exceeds the frame cap")
-    return read(length)
+    if length > protocol.MAX_FRAME_BYTES or length < 8:
+        raise ProtocolError(f"a reply of {length} bytes is outside the frame limits")
+    # The buffer count and the header's length first: a header over its cap is refused before
+    # any of it is read, so a forged reply costs us the few bytes read so far.
+    prefix = read(8)
+    n_buffers, header_len = struct.unpack("<II", prefix)
+    protocol.check_prefix(n_buffers, header_len, length)
+    return prefix + read(length - 8)
 
 
 class WorkerSession:
@@ -116,6 +128,10 @@ class WorkerSession:
         """Start the interpreter early (imports numpy) without running any student code."""
         if self.worker is None and self._starting is None:
             self._starting = self.sandbox.start()
+
+    def ensure(self):
+        """The worker, started and with the student's files loaded (it may raise)."""
+        return self._ensure()
 
     def _ensure(self):
         if self.worker is not None:
@@ -184,12 +200,12 @@ class WorkerSession:
             return Callback(cid, getattr(obj, "__name__", "f"))
         return None
 
-    def _request(self, message: dict, *, timeout: float | None = None):
+    def _request(self, message: dict, *, timeout: float | None = None, fds=()):
         worker = self.worker
         deadline = time.monotonic() + (timeout or self.call_timeout)
         try:
-            protocol.write_frame(worker.to_worker, protocol.encode(message,
-                                                                   on_object=self._encode_arg))
+            protocol.send_frame(worker.to_worker,
+                                protocol.encode(message, on_object=self._encode_arg), fds)
             while True:
                 reply = protocol.decode_body(_read_frame(worker, deadline))
                 if not isinstance(reply, dict):
@@ -233,7 +249,7 @@ class WorkerSession:
                                    **{k: self._wrap(v) for k, v in kwargs.items()})}
             except Exception as e:  # the trusted function rejected the student's input
                 answer = {"error": f"{type(e).__name__}: {e}"}
-        protocol.write_frame(worker.to_worker, protocol.encode(answer))
+        protocol.send_frame(worker.to_worker, protocol.encode(answer))
 
     def _fail(self) -> str:
         worker, self.worker = self.worker, None
@@ -253,20 +269,26 @@ class WorkerSession:
             return {k: self._wrap(v) for k, v in value.items()}
         return value
 
-    def call(self, target, args, kwargs, *, return_args=False, timeout=None):
+    def call(self, target, args, kwargs, *, observe=False, timeout=None):
+        """Call ``target`` in the worker. ``observe``: the array arguments go to shared memory
+        the harness owns, and a ``Call`` with the arguments as they are there afterwards is
+        returned along with the result."""
         self._ensure()
-        reply = self._request({"op": "call", "target": target, "args": list(args),
-                               "kwargs": dict(kwargs), "return_args": return_args},
-                              timeout=timeout)
-        if return_args:
-            return Call(self._wrap(reply["ok"]), tuple(self._wrap(reply.get("args", []))),
-                        self._wrap(reply.get("kwargs", {})))
-        return self._wrap(reply["ok"])
+        message = {"op": "call", "target": target, "args": list(args), "kwargs": dict(kwargs)}
+        if not observe:
+            return self._wrap(self._request(message, timeout=timeout)["ok"])
+        with SharedMemory(SharedMemory.bytes_for(args, kwargs)) as memory:
+            placed_args, placed_kwargs = memory.place(list(args)), memory.place(dict(kwargs))
+            message["args"], message["kwargs"] = placed_args, placed_kwargs
+            reply = self._request(message, timeout=timeout, fds=[memory.fd])
+            return Call(self._wrap(reply["ok"]),
+                        tuple(memory.observe(placed_args, list(args))),
+                        memory.observe(placed_kwargs, dict(kwargs)))
 
-    def request(self, message: dict, *, timeout=None):
-        """Send one raw request (e.g. the bench's prepare/run) and return its decoded result."""
+    def request(self, message: dict, *, timeout=None, fds=()):
+        """Send one raw request (e.g. the bench's) and return its decoded result."""
         self._ensure()
-        return self._wrap(self._request(message, timeout=timeout)["ok"])
+        return self._wrap(self._request(message, timeout=timeout, fds=fds)["ok"])
 
     def getattr(self, target, name):
         self._ensure()
@@ -287,8 +309,9 @@ class Remote:
         return self._session.call(self._target, args, kwargs)
 
     def inspect(self, *args, **kwargs) -> Call:
-        """Call, and also return the worker's copies of the arguments after the call."""
-        return self._session.call(self._target, args, kwargs, return_args=True)
+        """Call, and also return the arguments as the harness observes them after the call
+        (in its own shared memory: nothing the worker reports)."""
+        return self._session.call(self._target, args, kwargs, observe=True)
 
     def __repr__(self):
         return f"<student's {self.__name__}>"
@@ -310,7 +333,7 @@ class RemoteMethod:
 
     def inspect(self, *args, **kwargs) -> Call:
         return self._obj._session.call([self._target(), self.__name__], args, kwargs,
-                                       return_args=True)
+                                       observe=True)
 
 
 class RemoteObject:

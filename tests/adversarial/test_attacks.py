@@ -4,8 +4,9 @@ grader down, while the functions it attacks return WRONG answers. Every one must
 Each folder in ``submissions/`` is a copy of the correct example
 (``examples/submissions/hw1_graph/correct``) in which only the parts marked ``ATTACK`` differ;
 its header comment says what it does and what it should get. Each is graded once per module
-(``graded`` caches), in a private copy that also holds ``adv_token.txt``: a random token for this
-run, which the attack puts into the files it writes and into the names or command lines of the
+(``graded`` caches), in a private copy whose graph.py holds a random token for this run (the
+copy also has it in ``adv_token.txt``, which the grader leaves out of the worker's folder):
+the attack puts it into the files it writes and into the names or command lines of the
 processes it starts, so that leftovers can be found afterwards.
 
 For every attack we check:
@@ -63,6 +64,10 @@ class Attack:
     required: frozenset[str] = frozenset()  # kinds that must show up in the target problems
     jail_only: bool = False  # harmless only inside the jail
     slow: bool = False
+    # tests of the target problems that judge something the attack does not touch (the
+    # in-place tests judge only whether the arguments changed): they score as for the correct
+    # example
+    untouched_tests: tuple[str, ...] = ()
 
     @property
     def untouched(self) -> tuple[str, ...]:
@@ -90,8 +95,10 @@ ATTACKS = {
     "setsid_daemon": Attack(NG, WRONG),
     "huge_output": Attack((), frozenset()),
     "lying_eq": Attack(NG, WRONG, collateral=("mulnode", "mynetwork")),
-    "nan_results": Attack(("mulnode",), WRONG, collateral=("mynetwork",)),
-    "wrong_shape_broadcasts": Attack(("addnode",), WRONG, collateral=("mynetwork",)),
+    "nan_results": Attack(("mulnode",), WRONG, collateral=("mynetwork",),
+                          untouched_tests=("test_mulnode_does_not_modify_inputs",)),
+    "wrong_shape_broadcasts": Attack(("addnode",), WRONG, collateral=("mynetwork",),
+                                     untouched_tests=("test_addnode_does_not_modify_inputs",)),
     "infinite_loop_at_import": Attack(PROBLEMS, TIMEOUT, slow=True),
     "import_error": Attack(PROBLEMS, ERROR),
     "sleep_ignores_sigterm": Attack(NG, frozenset({"timeout", "wrong_answer"}), required=TIMEOUT),
@@ -203,11 +210,19 @@ def files_with_token(token: str, since: float, extra_roots: list[Path],
     return sorted(hits)
 
 
+def embed_token(submission: Path, token: str) -> None:
+    """Only the assignment's files reach the worker, so adv_token.txt stays outside it: the
+    token is also written into graph.py, where the attacks' ``_token()`` falls back to it."""
+    graph = submission / "graph.py"
+    graph.write_text(graph.read_text().replace('"advnotoken"', repr(token)))
+
+
 def _run(name: str, source: Path, base: Path, mode: str | None) -> Graded:
     token = "adv" + secrets.token_hex(5)  # 13 characters: also fits a process name (15)
     submission = base / "submission"
     shutil.copytree(source, submission)
     (submission / "adv_token.txt").write_text(token + "\n")
+    embed_token(submission, token)
     out_dir = base / "out"
     env = {"GRADER_SANDBOX_MODE": mode} if mode else {}
     time.sleep(0.02)  # mtimes before this instant are the test's own files
@@ -283,10 +298,16 @@ def test_attack_gains_nothing(name, graded, baseline):
     seen_kinds = set()
     for problem in attack.target:
         for t in result.tests_of(problem):
+            if t["name"] in attack.untouched_tests:
+                want = baseline.by_name[t["name"]]
+                assert (t["status"], t["score"]) == (want["status"], want["score"]), t
+                continue
             assert t["score"] == 0 and t["status"] == "failed", f"{t['name']} passed: {t}"
             assert t["kind"] in attack.kinds, f"{t['name']}: kind {t['kind']}: {t['output']}"
             seen_kinds.add(t["kind"])
-        assert res["problems"][problem]["score"] == 0
+        assert res["problems"][problem]["score"] == sum(
+            baseline.by_name[name]["score"] for name in attack.untouched_tests
+            if baseline.by_name[name]["problem"] == problem)
     assert attack.required <= seen_kinds, f"expected kinds {set(attack.required)}, saw {seen_kinds}"
     for problem in attack.untouched:
         for t in result.tests_of(problem):

@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 import yaml
 
 from grader.course.config import REPO_ROOT, load_assignment
+from grader.course.config import solutions_dir as default_solutions
 
 from . import copy_provided, copy_public_tests, handout, notebook, public_config, strip_solutions
 from ._common import ReleaseContext, notice
@@ -88,9 +89,9 @@ def _paths(assignment_id: str, solutions_dir: str | os.PathLike | None,
            out_dir: str | os.PathLike | None) -> tuple[Path, Path]:
     if not isinstance(assignment_id, str) or not ASSIGNMENT_ID.match(assignment_id):
         raise ReleaseError(f"assignment id {assignment_id!r} must match [a-z0-9_]+")
-    solutions = Path(solutions_dir) if solutions_dir is not None else REPO_ROOT / "solutions"
+    solutions = Path(solutions_dir) if solutions_dir is not None else default_solutions()
     source = (solutions / assignment_id).absolute()
-    out = Path(out_dir) if out_dir is not None else REPO_ROOT / "assignments" / assignment_id
+    out = Path(out_dir) if out_dir is not None else default_release(source)
     out = out.absolute()
     if not source.is_dir():
         raise ReleaseError(f"no such assignment: {source} is not a folder")
@@ -98,6 +99,12 @@ def _paths(assignment_id: str, solutions_dir: str | os.PathLike | None,
     if out_real == src_real or out_real in src_real.parents or src_real in out_real.parents:
         raise ReleaseError(f"the release folder {out} must lie outside the sources {source}")
     return source, out
+
+
+def default_release(source: Path) -> Path:
+    """Where the release of ``<solutions>/<id>`` goes by default: ``assignments/<id>`` beside
+    the solutions folder (the repository's ``assignments/`` for its ``solutions/``)."""
+    return Path(source).parent.parent / "assignments" / Path(source).name
 
 
 def _rename_exchange(a: Path, b: Path) -> bool:
@@ -160,10 +167,11 @@ def release(assignment_id: str, *, solutions_dir: str | os.PathLike | None = Non
             out_dir: str | os.PathLike | None = None, notebook: bool = False) -> Path:
     """Generate the student release of ``assignment_id`` and return its folder.
 
-    Reads ``<solutions_dir>/<id>/`` (default: the repo's ``solutions/``) and replaces
-    ``out_dir`` (default: the repo's ``assignments/<id>``) as a whole. Raises ReleaseError for
-    problems in the sources; the previous release is then left as it was. With ``notebook``,
-    also (re)writes :func:`notebook_folder` ``(out_dir)`` with the nbgrader notebook.
+    Reads ``<solutions_dir>/<id>/`` (default: $GRADER_SOLUTIONS, else the repo's
+    ``solutions/``) and replaces ``out_dir`` (default: ``assignments/<id>`` beside the
+    solutions folder) as a whole. Raises ReleaseError for problems in the sources; the
+    previous release is then left as it was. With ``notebook``, also (re)writes
+    :func:`notebook_folder` ``(out_dir)`` with the nbgrader notebook.
     """
     source, out = _paths(assignment_id, solutions_dir, out_dir)
     config = _load_config(source / "assignment.yaml")

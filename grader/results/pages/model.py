@@ -189,7 +189,14 @@ def class_view(records: list[StudentRecord], spec, out) -> dict:
         "slowest": [_row(r, spec, out) for r in sorted(
             records, key=lambda r: -(_number(r.results.get("execution_time")) or 0))[:10]],
         "rows": [_row(r, spec, out) for r in records],
-        "problem_ids": [p.id for p in spec.problems]}
+        "problem_ids": [p.id for p in spec.problems],
+        "similarity": _similarity(out)}
+
+
+def _similarity(out) -> dict | None:
+    """The link to ``grader similarity``'s report in ``out``, if it has one."""
+    from grader.similarity.summary import dashboard_link
+    return dashboard_link(out)
 
 
 def _problem_stats(graded, spec) -> list[dict]:

@@ -1,7 +1,6 @@
 """What the pages are built from: a batch's stored records, and student text made safe.
 
-Two small functions, each the one place its concern lives, so that it can be replaced by the
-batch's own (student keys) and by the project's safe-text function without touching the pages:
+Two small functions, each the one place its concern lives:
 
 - ``batch_records(out)``: every student's stored ``results.json`` in a batch's output folder;
 - ``student_html(text)``: text a student controls, ready for a page (control characters made
@@ -9,13 +8,13 @@ batch's own (student keys) and by the project's safe-text function without touch
 """
 from __future__ import annotations
 
-import html
 import json
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from markupsafe import Markup
+
+from grader.results.safe_text import visible_html
 
 
 @dataclass(frozen=True)
@@ -52,17 +51,8 @@ def batch_records(out: Path) -> list[StudentRecord]:
     return sorted(records, key=lambda r: (r.name, r.key))
 
 
-# Characters that never belong in text shown to a person: controls, formatting characters
-# (bidirectional overrides, zero-width), line/paragraph separators, lone surrogates.
-_HIDDEN = {"Cc", "Cf", "Zl", "Zp", "Cs"}
-
-
 def student_html(text) -> Markup:
-    """``text`` (anything a student controls) for a page: newlines and tabs kept, every other
-    control or invisible formatting character shown as an escape (``\\x1b``, ``\\u202e``), and
-    ``& < > " '`` escaped. The result is safe inside an element or a quoted attribute."""
-    text = str(text).replace("\r\n", "\n")
-    shown = "".join(
-        (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
-        if c not in "\n\t" and unicodedata.category(c) in _HIDDEN else c for c in text)
-    return Markup(html.escape(shown, quote=True))
+    """``text`` (anything a student controls) for a page: control and invisible formatting
+    characters made visible and ``& < > " '`` escaped (``results.safe_text.visible_html``),
+    marked safe for the templates. Safe inside an element or a quoted attribute."""
+    return Markup(visible_html(text))

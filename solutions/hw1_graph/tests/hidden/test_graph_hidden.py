@@ -104,9 +104,6 @@ def test_mulnode_does_not_modify_inputs(student, rng):
     assert_unmodified(call, x, y)
     call = node.backward.inspect(_copy(d_out))
     assert_unmodified(call, d_out)
-    dx, dy = call.result
-    _close(dx, d_out * y, name="dx")
-    _close(dy, d_out * x, name="dy")
 
 
 # =============================================================================================
@@ -147,7 +144,6 @@ def test_addnode_does_not_modify_inputs(student, rng):
     node = student.AddNode()
     call = node.forward.inspect(_copy(x), _copy(y))
     assert_unmodified(call, x, y)
-    _close(call.result, x + y, name="AddNode.forward(x, y)")
     call = node.backward.inspect(_copy(d_out))
     assert_unmodified(call, d_out)
 
@@ -243,7 +239,7 @@ def test_mynetwork_backward_uses_latest_forward(student, reference, rng):
 
 @pytest.mark.problem("mynetwork")
 @pytest.mark.points(1)
-def test_mynetwork_does_not_modify_inputs(student, reference, rng):
+def test_mynetwork_does_not_modify_inputs(student, rng):
     """MyNetwork.forward and MyNetwork.backward must not change their arguments in place."""
     a, b, c, d_out = (_rand(rng, (2, 4)) for _ in range(4))
     net = student.MyNetwork()
@@ -251,10 +247,6 @@ def test_mynetwork_does_not_modify_inputs(student, reference, rng):
     assert_unmodified(call, a, b, c)
     call = net.backward.inspect(_copy(d_out))
     assert_unmodified(call, d_out)
-    ref = reference.MyNetwork()
-    ref.forward(a, b, c)
-    for got, want, name in zip(call.result, ref.backward(d_out), ("d_a", "d_b", "d_c")):
-        _close(got, want, name=name)
 
 
 # =============================================================================================

@@ -1,7 +1,7 @@
 """Hidden suite for hw2_mlp: mlp_forward and mlp_backward timed against the reference.
 
-Both must be vectorized over the batch. Inputs are generated inside each worker (``Random``),
-fresh for every repetition; see docs/authoring.md, "Timing kernels".
+Both must be vectorized over the batch. Inputs (``Random``) are fresh for every timed call; see
+docs/authoring.md, "Timing kernels".
 """
 import pytest
 

@@ -146,14 +146,11 @@ def test_mse_gradient_matches_numerical(student, reference, rng, shape):
 
 @pytest.mark.problem("mse_loss")
 @pytest.mark.points(1)
-def test_mse_does_not_modify_inputs(student, reference, rng):
+def test_mse_does_not_modify_inputs(student, rng):
     """mse_reconstruction_loss must not change x or x_hat in place."""
     x, x_hat = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
     call = student.mse_reconstruction_loss.inspect(x.copy(), x_hat.copy())
     assert_unmodified(call, x, x_hat, names=("x", "x_hat"))
-    ref_loss, ref_d = reference.mse_reconstruction_loss(x, x_hat)
-    assert_close(call.result[0], ref_loss, name="loss")
-    assert_close(call.result[1], ref_d, name="d_x_hat")
 
 
 # =============================================================================================
@@ -233,15 +230,13 @@ def test_linear_autoencoder_is_affine(student, rng):
 
 @pytest.mark.problem("autoencoder")
 @pytest.mark.points(1)
-def test_encode_decode_forward_do_not_modify_inputs(student, reference, rng):
+def test_encode_decode_forward_do_not_modify_inputs(student, rng):
     """encode, decode and forward must not change their argument in place."""
     ae, params = _student_model(student, rng, 8, 3, (5,))
-    ref = _reference_model(reference, 8, 3, (5,), params)
     x, z = rng.standard_normal((4, 8)), rng.standard_normal((4, 3))
     for method, arg, name in ((ae.encode, x, "x"), (ae.decode, z, "z"), (ae.forward, x, "x")):
         call = method.inspect(arg.copy())
         assert_unmodified(call, arg, names=(name,))
-    assert_close(call.result, ref.forward(x), name="forward(x)")
     after = ae.params
     for key in params:
         assert_close(after[key], params[key], name=f"params['{key}'] after forward", rtol=0, atol=0)
@@ -292,7 +287,7 @@ def test_grads_at_initial_params(student, reference, rng):
 
 @pytest.mark.problem("loss_and_grads")
 @pytest.mark.points(1)
-def test_loss_and_grads_does_not_modify_inputs(student, reference, rng):
+def test_loss_and_grads_does_not_modify_inputs(student, rng):
     """loss_and_grads must change neither x nor the parameters."""
     ae, params = _student_model(student, rng, 9, 2, (6,))
     x = rng.standard_normal((5, 9))
@@ -302,8 +297,6 @@ def test_loss_and_grads_does_not_modify_inputs(student, reference, rng):
     for key in params:
         assert_close(after[key], params[key], name=f"params['{key}'] after loss_and_grads",
                      rtol=0, atol=0)
-    ref = _reference_model(reference, 9, 2, (6,), params)
-    assert_close(call.result[0], reference.mse_reconstruction_loss(x, ref.forward(x))[0], name="loss")
 
 
 @pytest.mark.problem("loss_and_grads")

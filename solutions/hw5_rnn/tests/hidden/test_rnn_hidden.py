@@ -94,14 +94,12 @@ def test_step_forward_matches_reference(student, reference, rng, case):
 
 @pytest.mark.problem("step_forward")
 @pytest.mark.points(1)
-def test_step_forward_does_not_modify_inputs(student, reference, rng):
+def test_step_forward_does_not_modify_inputs(student, rng):
     """rnn_step_forward must not change x_t, h_prev or params in place."""
     x_t, h_prev, params = step_inputs(rng, 3, 4, 2, 3, 3.5)
     call = student.rnn_step_forward.inspect(x_t.copy(), h_prev.copy(), 3.5, copy_params(params))
     assert_unmodified(call, x_t, h_prev, names=("x_t", "h_prev"))
     assert_params_unmodified(call.args[3], params, "rnn_step_forward")
-    want_h, _, _ = reference.rnn_step_forward(x_t, h_prev, 3.5, params)
-    assert_close(call.result[0], want_h, name="h_t")
 
 
 # =============================================================================================
@@ -170,15 +168,11 @@ def test_step_backward_return_structure(student, rng):
 
 @pytest.mark.problem("step_backward")
 @pytest.mark.points(1)
-def test_step_backward_does_not_modify_inputs(student, reference, rng):
+def test_step_backward_does_not_modify_inputs(student, rng):
     """rnn_step_backward must not change d_h or d_y in place."""
-    x_t, h_prev, t, params, d_h, d_y, cache = step_setup(student, rng, (3, 2, 4, 3, 3.5))
+    _, _, _, _, d_h, d_y, cache = step_setup(student, rng, (3, 2, 4, 3, 3.5))
     call = student.rnn_step_backward.inspect(d_h.copy(), d_y.copy(), cache)
     assert_unmodified(call, d_h, d_y, names=("d_h", "d_y"))
-    _, _, ref_cache = reference.rnn_step_forward(x_t, h_prev, t, params)
-    want_dx, want_dh, _ = reference.rnn_step_backward(d_h, d_y, ref_cache)
-    assert_close(call.result[0], want_dx, name="dx_t")
-    assert_close(call.result[1], want_dh, name="dh_prev")
 
 
 # =============================================================================================
@@ -229,13 +223,12 @@ def test_rnn_forward_time_index(student, reference, rng):
 
 @pytest.mark.problem("rnn_forward")
 @pytest.mark.points(1)
-def test_rnn_forward_does_not_modify_inputs(student, reference, rng):
+def test_rnn_forward_does_not_modify_inputs(student, rng):
     """rnn_forward must not change xs, h0 or params in place."""
     xs, h0, params = seq_inputs(rng, 5, 2, 3, 4, 2)
     call = student.rnn_forward.inspect(xs.copy(), h0.copy(), copy_params(params))
     assert_unmodified(call, xs, h0, names=("xs", "h0"))
     assert_params_unmodified(call.args[2], params, "rnn_forward")
-    assert_close(call.result[0], reference.rnn_forward(xs, h0, params)[0], name="hs")
 
 
 # =============================================================================================
@@ -334,12 +327,8 @@ def test_rnn_backward_return_structure(student, rng):
 
 @pytest.mark.problem("rnn_backward")
 @pytest.mark.points(1)
-def test_rnn_backward_does_not_modify_inputs(student, reference, rng):
+def test_rnn_backward_does_not_modify_inputs(student, rng):
     """rnn_backward must not change d_hs or d_ys in place."""
-    xs, h0, params, d_hs, d_ys, cache = seq_setup(student, rng, (5, 2, 3, 4, 2))
+    _, _, _, d_hs, d_ys, cache = seq_setup(student, rng, (5, 2, 3, 4, 2))
     call = student.rnn_backward.inspect(d_hs.copy(), d_ys.copy(), cache)
     assert_unmodified(call, d_hs, d_ys, names=("d_hs", "d_ys"))
-    _, _, ref_cache = reference.rnn_forward(xs, h0, params)
-    want_dxs, want_dh0, _ = reference.rnn_backward(d_hs, d_ys, ref_cache)
-    assert_close(call.result[0], want_dxs, name="dxs")
-    assert_close(call.result[1], want_dh0, name="dh0")
