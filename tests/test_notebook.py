@@ -223,6 +223,25 @@ def test_the_notebook_used_is_not_listed_as_not_graded(tmp_path):
     assert results["ignored_files"] == ["scratch.ipynb"]  # the other notebook was not graded
 
 
+@pytest.mark.slow
+def test_a_batch_keeps_the_files_a_notebook_held_for_similarity(tmp_path):
+    """The batch keeps each student's files as graded; for a notebook, the module files it
+    held (what `grader similarity` compares), also read from the submissions folder."""
+    from grader.similarity.sources import load_submissions
+    klass = tmp_path / "class"
+    for name in ("alice", "bob"):
+        nbs.write(klass / f"{name}.ipynb", nbs.student_notebook(example("hw1_graph", "correct")))
+    summary = batch(klass, assignment="hw1_graph", out=tmp_path / "grades", jobs=1,
+                    progress=False)
+    assert summary["statuses"] == {"ok": 2}
+    kept = tmp_path / "grades" / "students" / "alice" / "files" / "graph.py"
+    assert kept.read_text() == modules_of(klass / "alice.ipynb", HW1)["graph"]
+    for loaded in (load_submissions(tmp_path / "grades", HW1),
+                   load_submissions(tmp_path / "grades", HW1, submissions=klass)):
+        assert [s.label for s in loaded] == ["alice", "bob"]
+        assert all(s.files["graph.py"] == kept.read_text() for s in loaded)
+
+
 def test_module_files_win_over_a_notebook(tmp_path):
     folder = tmp_path / "sub"
     folder.mkdir()
