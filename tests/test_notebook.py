@@ -370,6 +370,6 @@ def test_the_docker_backend_grades_a_notebook_as_the_local_sandbox(tmp_path):
                                                                         "forgets_dout")))
     local = grade(nb, assignment="hw1_graph")
     in_docker = grade(nb, assignment="hw1_graph", backend="docker", image=image)
-    assert in_docker["status"] == "ok" and in_docker["score"] == local["score"] == 21
+    assert in_docker["status"] == "ok" and in_docker["score"] == local["score"] == 23
     assert [(t["name"], t["kind"]) for t in in_docker["tests"]] == \
         [(t["name"], t["kind"]) for t in local["tests"]]
