@@ -37,7 +37,7 @@ COURSE_ID = "nn101"
 #: student -> what they submit (an example's code in the released notebook, or a mistake)
 CLASS = {"alice": "correct", "bob": "forgets_dout", "carol": "one_sided_difference",
          "dave": "duplicated_grade_id", "erin": "module_file"}
-EXPECTED = {"alice": 42, "bob": 21, "carol": 35, "dave": 0, "erin": 21}  # EXPECTED.md
+EXPECTED = {"alice": 42, "bob": 23, "carol": 35, "dave": 0, "erin": 23}  # EXPECTED.md
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
@@ -117,9 +117,9 @@ def test_nbgrader_accepts_the_released_notebook(course):
 
 def test_the_batch_grades_notebooks_as_expected(graded):
     for student, score in EXPECTED.items():
-        record = json.loads((graded / student / "results.json").read_text())
+        record = json.loads((graded / "students" / student / "results.json").read_text())
         assert record["score"] == score, (student, record["output"])
-    dave = json.loads((graded / "dave" / "results.json").read_text())
+    dave = json.loads((graded / "students" / "dave" / "results.json").read_text())
     assert dave["status"] == "submission_error" and "the same grade_id" in dave["output"]
 
 
@@ -150,7 +150,7 @@ def test_nbgrader_reads_back_the_exported_scores_and_a_rerun_updates(course, gra
     from nbgrader.api import Gradebook
     with Gradebook(db, course_id=COURSE_ID) as gb:  # per problem, as formgrader shows them
         for student in CLASS:
-            record = json.loads((graded / student / "results.json").read_text())
+            record = json.loads((graded / "students" / student / "results.json").read_text())
             for problem in SPEC.problems:
                 grade = gb.find_grade(problem.id, "hw1_graph", "hw1_graph", student)
                 assert grade.auto_score == record["problems"][problem.id]["score"]
@@ -165,7 +165,7 @@ def test_nbgrader_reads_back_the_exported_scores_and_a_rerun_updates(course, gra
     feedback = course / "feedback" / "bob" / "hw1_graph"
     page = (feedback / "hw1_graph.html").read_text()
     text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
-    assert "21 / 42" in text and "mulnode" in text and "Content-Security-Policy" in page
+    assert "23 / 42" in text and "mulnode" in text and "Content-Security-Policy" in page
     assert (feedback / "timestamp.txt").read_text().startswith("2026-03-01")
 
 
@@ -180,9 +180,9 @@ def test_a_regraded_student_is_updated_not_added(course, graded, tmp_path):
     submit(again, "bob", "correct")
     regrades = tmp_path / "grades"
     shutil.copytree(graded, regrades)
-    shutil.rmtree(regrades / "bob")  # the batch resumes: bob (and dave's error) graded again
+    shutil.rmtree(regrades / "students" / "bob")  # the batch resumes: bob (and dave's error) graded again
     batch(again, assignment="hw1_graph", out=regrades, progress=False)
-    assert json.loads((regrades / "bob" / "results.json").read_text())["score"] == 42
+    assert json.loads((regrades / "students" / "bob" / "results.json").read_text())["score"] == 42
     export_nbgrader(regrades, assignment="hw1_graph", db=db, course_dir=again)
     from nbgrader.api import Gradebook
     with Gradebook(db) as gb:
