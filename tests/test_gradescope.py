@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import tarfile
 import time
@@ -387,3 +388,21 @@ def test_hw3_asks_for_a_speed_leaderboard_on_tests_that_exist():
     assert [e.test for e in spec.gradescope.leaderboard] == ["test_forward_speed",
                                                              "test_backward_speed"]
     assert {e.value for e in spec.gradescope.leaderboard} == {"speed_ratio"}
+
+
+def test_an_assignment_with_cuda_problems_gets_the_cuda_wheels(tmp_path):
+    """hw2's CUDA problems need numba-cuda and NVVM on Gradescope as in the CPU image (before:
+    the zip held the core dependencies only, and every CUDA test was an infrastructure error
+    there). The grader's own wheel declares them under its `cuda-compile` extra."""
+    from grader.course.config import find_assignment
+    from grader.export import gradescope
+
+    assert gradescope.extras_for(find_assignment("hw2_mlp")) == ("cuda-compile",)
+    assert gradescope.extras_for(find_assignment("hw1_graph")) == ()
+    wheel = gradescope._grader_wheel(tmp_path)
+    core = gradescope._requirements(wheel)
+    with_cuda = gradescope._requirements(wheel, ("cuda-compile",))
+    names = {re.split(r"[\s<>=!~\[(]", r, maxsplit=1)[0].lower() for r in with_cuda}
+    assert {"numba-cuda", "nvidia-cuda-runtime", "nvidia-nvvm"} <= names
+    assert not {"numba-cuda", "cupy-cuda13x"} & {r.split(">")[0].lower() for r in core}
+    assert set(core) < set(with_cuda)

@@ -127,13 +127,26 @@ def _pip(*args: str, what: str) -> None:
         raise InfrastructureError(f"could not {what}:\n{proc.stderr[-2000:]}")
 
 
-def _requirements(wheel: Path) -> list[str]:
-    """The grader's own dependencies, as its wheel declares them (extras left out)."""
+def _requirements(wheel: Path, extras: tuple[str, ...] = ()) -> list[str]:
+    """The grader's own dependencies as its wheel declares them, with those of ``extras``."""
     with zipfile.ZipFile(wheel) as zf:
         name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
         lines = zf.read(name).decode("utf-8").splitlines()
-    return [line.split(":", 1)[1].strip() for line in lines
-            if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    found = []
+    for line in lines:
+        if not line.startswith("Requires-Dist:"):
+            continue
+        requirement, _, marker = line.split(":", 1)[1].strip().partition(";")
+        extra = re.search(r"""extra\s*==\s*["']([\w.-]+)["']""", marker)
+        if extra is None or extra.group(1) in extras:
+            found.append(requirement.strip())
+    return found
+
+
+def extras_for(spec) -> tuple[str, ...]:
+    """The grader's extras an assignment needs on Gradescope: its CUDA problems need numba-cuda
+    (the simulator) and NVVM (the compile check), as the CPU image has them."""
+    return ("cuda-compile",) if spec.cuda.files else ()
 
 
 def _constraints(requirements: list[str]) -> list[str]:
@@ -160,12 +173,14 @@ def _grader_wheel(dest: Path) -> Path:
     return next(dest.glob("nn_grader-*.whl"))
 
 
-def wheelhouse(dest: Path, python_version: str) -> list[str]:
-    """The grader's wheel and every wheel it needs (its declared dependencies, at this host's
-    versions) in ``dest``, for ``python_version``; downloads are cached between exports."""
+def wheelhouse(dest: Path, python_version: str, extras: tuple[str, ...] = ()) -> list[str]:
+    """The grader's wheel and every wheel it needs (its declared dependencies and those of
+    ``extras``, at this host's versions) in ``dest``, for ``python_version``; downloads are
+    cached between exports."""
     dest.mkdir(parents=True)
     wheel = _grader_wheel(dest)
-    pins = _constraints(_requirements(wheel))
+    pins = _constraints(_requirements(wheel, extras))
+    wanted = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
     (dest / "constraints.txt").write_text("\n".join(pins) + "\n")
     cache = WHEEL_CACHE / python_version
     cache.mkdir(parents=True, exist_ok=True)
@@ -175,12 +190,12 @@ def wheelhouse(dest: Path, python_version: str) -> list[str]:
     # Exactly the wheels the grader resolves to go in the zip; the cache only saves downloads.
     _pip("download", "--quiet", "--only-binary=:all:", "--find-links", str(cache),
          "--find-links", str(dest), "--dest", str(dest), "-c", str(dest / "constraints.txt"),
-         *target, str(wheel), f"pip=={metadata.version('pip')}",
+         *target, wanted, f"pip=={metadata.version('pip')}",
          what="download the wheels for the autograder")
     for found in dest.glob("*.whl"):
         if found != wheel and not (cache / found.name).exists():
             shutil.copy(found, cache / found.name)
-    requirements = ["nn-grader"]
+    requirements = [f"nn-grader[{','.join(extras)}]" if extras else "nn-grader"]
     (dest / "requirements.txt").write_text("\n".join(requirements) + "\n")
     return requirements + pins
 
@@ -267,7 +282,7 @@ def build_zip(assignment: str, *, out="autograder.zip", solutions=None,
         if progress:
             progress(f"wheels for Python {python_version}")
         wheels = Path(tmp) / "wheelhouse"
-        wheelhouse(wheels, python_version)
+        wheelhouse(wheels, python_version, extras_for(spec))
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             _add_text(zf, "setup.sh", _script(SETUP_SH, spec), executable=True)
