@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/grader: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[docker,batch,cuda-compile]"
+	$(BIN)/python -m pip install --quiet -e ".[docker,batch,cuda-compile,nbgrader]"
 	touch $@
 
 venv: $(BIN)/grader

@@ -2,7 +2,8 @@
 thin layer over these, so the CLI and the Python API never disagree.
 
 ``grade``   one submission, all tests (public + hidden), writes ``results.json``  (TAs)
-``check``   a student's folder against the public tests of its release           (students)
+``check``   a student's folder (or notebook) against the public tests of its release (students)
+``check_notebook`` the same from a notebook's test cell, for one problem            (students)
 ``zip_submission`` the submission zip of a student's folder, checked first           (students)
 ``batch``   a whole class in parallel, resumable, with a gradebook              (TAs)
 ``report``  rebuild a batch's HTML pages from its stored results                (TAs)
@@ -12,6 +13,8 @@ thin layer over these, so the CLI and the Python API never disagree.
 ``release`` generate a student release from ``solutions/<id>``                  (instructors)
 ``validate`` reference full marks, skeleton zero, every mutant caught          (instructors)
 ``build_image`` the autograder Docker image, built without network access       (instructors)
+``export_nbgrader`` a batch's scores into an nbgrader gradebook, feedback to its folder (TAs)
+``export_gradescope`` a Gradescope autograder zip for an assignment             (instructors)
 
 The work behind them lives in the folders of the package: ``harness/supervisor.py`` runs and
 supervises one submission's harness, ``batch/`` schedules a class, ``course/`` authors.
@@ -19,6 +22,7 @@ supervises one submission's harness, ``batch/`` schedules a class, ``course/`` a
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -33,6 +37,7 @@ from grader.errors import (GraderError, GraderWarning, ResultsNotWritten,  # noq
                            SubmissionError)
 from grader.harness.supervisor import (check_folder, grade_submission,  # noqa: E402
                                        preload_harness)
+from grader.intake.notebook import checkout_for_check  # noqa: E402
 from grader.results.outputs import prepare_folder  # noqa: E402
 from grader.results.scoring import failure_results, write_json_atomic  # noqa: E402
 from grader.sandbox.image import DEFAULT_BASE  # noqa: E402
@@ -80,14 +85,20 @@ def check(path=".", *, assignment: str | None = None, solutions=None,
     """Run the public tests of a student's assignment folder (what students run locally).
 
     The folder is a release (``assignments/<id>/``) with the student's work in it; its
-    ``assignment.yaml`` names the assignment and ``tests/`` holds the public tests. The
-    results also say, per problem, how many points only the hidden tests grade
-    (``problem_points``: each problem's total), and, with ``timing``, how fast the student's
-    timed functions are on the hidden timing tests' shapes (``timing``: see
+    ``assignment.yaml`` names the assignment and ``tests/`` holds the public tests. ``path``
+    may also be a notebook in such a folder (``grader release --notebook``): its code cells
+    are what is checked. The results also say, per problem, how many points only the hidden
+    tests grade (``problem_points``: each problem's total), and, with ``timing``, how fast the
+    student's timed functions are on the hidden timing tests' shapes (``timing``: see
     ``harness/yardstick.py``). ``warnings`` lists what the student should know (e.g. an
     ``assignment`` other than the folder's). ``progress``: as for ``grade``.
     """
     folder = Path(path)
+    notebook = folder if folder.suffix == ".ipynb" else None
+    if notebook is not None:
+        if not notebook.is_file():
+            raise GraderError(f"{notebook}: no such notebook")
+        folder = notebook.parent
     if not folder.is_dir():
         raise GraderError(f"{folder}: no such folder" if not folder.exists() else
                           f"{folder}: not a folder; give `grader check` your assignment folder")
@@ -109,13 +120,32 @@ def check(path=".", *, assignment: str | None = None, solutions=None,
     if not tests.is_dir():
         raise GraderError(f"{tests}: the public tests are missing from this folder")
     provided_from = spec.root if assignment else folder
-    results = check_folder(spec, folder, tests=tests, provided_from=provided_from,
-                           progress=progress)
-    results["submission"] = folder.resolve().name
-    results["problem_points"] = {p.id: p.points for p in spec.problems}
-    if timing and spec.timing and not results.get("import_error"):
-        from grader.harness.yardstick import measure
-        results["timing"] = measure(spec, folder, provided_from=provided_from)
+    with tempfile.TemporaryDirectory(prefix="grader-check-notebook-") as tmp:
+        cells = checkout_for_check(notebook or folder, spec.files, Path(tmp) / "work")
+        results = check_folder(spec, cells or folder, tests=tests, provided_from=provided_from,
+                               progress=progress)
+        results["submission"] = (notebook or folder.resolve()).name
+        results["problem_points"] = {p.id: p.points for p in spec.problems}
+        if timing and spec.timing and not results.get("import_error"):
+            from grader.harness.yardstick import measure
+            results["timing"] = measure(spec, cells or folder, provided_from=provided_from)
+    return results
+
+
+def check_notebook(notebook, *, problem: str | None = None) -> dict:
+    """For a notebook's test cells: the public tests (of ``problem``, default all) on the
+    saved ``notebook``; prints the report and raises AssertionError when one fails, so the
+    cell fails as a test cell should."""
+    from grader.results import reports
+    results = check(notebook, timing=False)
+    tests = [t for t in results["tests"] if problem is None or t["problem"] == problem]
+    if problem is not None and not tests:
+        raise GraderError(f"no public tests for problem {problem!r} in this assignment")
+    print(reports.check_report({**results, "tests": tests}))
+    failed = [t["name"] for t in tests if t["status"] != "passed"]
+    if failed or results["status"] != "ok":
+        raise AssertionError(f"{len(failed)} of {len(tests)} public tests fail: "
+                             + ", ".join(failed) if failed else results["output"])
     return results
 
 
@@ -204,11 +234,12 @@ def new(assignment: str, *, solutions=None) -> Path:
     return scaffold(assignment, solutions=solutions)
 
 
-def release(assignment: str, *, solutions=None, out=None) -> Path:
+def release(assignment: str, *, solutions=None, out=None, notebook: bool = False) -> Path:
     """Generate ``assignments/<id>/`` (beside the solutions folder, unless ``out``) from
-    ``<solutions>/<id>/``."""
+    ``<solutions>/<id>/``; with ``notebook``, also the nbgrader notebook release
+    ``assignments/<id>-notebook/``."""
     from grader.course.release import release as _release
-    return _release(assignment, solutions_dir=solutions, out_dir=out)
+    return _release(assignment, solutions_dir=solutions, out_dir=out, notebook=notebook)
 
 
 def build_image(*, assignments=None, base: str = DEFAULT_BASE, tag: str | None = None,
@@ -218,3 +249,24 @@ def build_image(*, assignments=None, base: str = DEFAULT_BASE, tag: str | None =
     tag, size and assignments."""
     from grader.sandbox.image import build
     return build(assignments=assignments, base=base, tag=tag, gpu=gpu, progress=progress)
+
+
+def export_nbgrader(grades, *, assignment: str, db: str = "sqlite:///gradebook.db",
+                    course_dir=None, course_id: str = "", notebook: str | None = None,
+                    feedback: bool = True) -> dict:
+    """Write the scores of a batch (its ``--out`` folder ``grades``) into the nbgrader
+    gradebook ``db``: one grade cell per problem, auto scores; feedback to
+    ``<course_dir>/feedback/<student>/<assignment>/`` (course_dir: the gradebook's folder).
+    Re-running updates. Returns the students exported and those skipped."""
+    from grader.export.nbgrader import export
+    return export(grades, assignment=assignment, db=db, course_dir=course_dir,
+                  course_id=course_id, notebook=notebook, feedback=feedback)
+
+
+def export_gradescope(assignment: str, *, out="autograder.zip", solutions=None,
+                      python_version: str | None = None, progress=None) -> Path:
+    """Write a Gradescope autograder zip (setup.sh, run_autograder, a wheelhouse, the
+    assignment) for ``python_version`` (default: this Python's); return its path."""
+    from grader.export.gradescope import build_zip
+    return build_zip(assignment, out=out, solutions=solutions, python_version=python_version,
+                     progress=progress)

@@ -24,7 +24,8 @@ from grader.results.safe_text import visible
 
 EXIT_CODES = """exit codes:
   0    done
-  1    check: a public test fails; validate: a check fails
+  1    check: a public test fails; validate: a check fails; export nbgrader: a student
+       was skipped
   2    a mistake in the command, or a submission that cannot be graded
   3    the grader's environment failed (Docker engine, image)
   130  interrupted (Ctrl-C); re-running a batch resumes it"""
@@ -177,8 +178,12 @@ def cmd_new(args) -> int:
 
 
 def cmd_release(args) -> int:
-    out = api.release(args.assignment, solutions=args.solutions, out=args.out)
+    out = api.release(args.assignment, solutions=args.solutions, out=args.out,
+                      notebook=args.notebook)
     print(f"released {args.assignment} to {out}")
+    if args.notebook:
+        from grader.course.release import notebook_folder
+        print(f"notebook release (nbgrader's source/{args.assignment}/): {notebook_folder(out)}")
     return 0
 
 
@@ -215,6 +220,26 @@ def cmd_image_build(args) -> int:
     target = 1500 if info["gpu"] else 1300 if info["cuda"] else 400
     print(f"built {info['tag']} with {', '.join(info['assignments'])}: "
           f"{info['size_mb']:.0f} MB (target: under {target} MB)")
+    return 0
+
+
+def cmd_export_nbgrader(args) -> int:
+    summary = api.export_nbgrader(args.grades, assignment=args.assignment, db=args.db,
+                                  course_dir=args.course_dir, course_id=args.course_id,
+                                  notebook=args.notebook)
+    print(f"exported {len(summary['students'])} students of {args.assignment} to {args.db}"
+          + (f"; feedback in {summary['feedback']}" if summary["feedback"] else ""))
+    for student, why in summary["skipped"].items():
+        print(f"  skipped {student}: {why}")
+    return 1 if summary["skipped"] else 0
+
+
+def cmd_export_gradescope(args) -> int:
+    out = api.export_gradescope(args.assignment, out=args.out, solutions=args.solutions,
+                                python_version=args.python_version,
+                                progress=lambda m: print(m, file=sys.stderr, flush=True))
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): upload it as the assignment's "
+          "autograder (Configure Autograder > Zip file upload)")
     return 0
 
 
@@ -277,8 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
              "Run the public tests on your assignment folder; list every problem, with the "
              "points only the hidden tests grade, and time the timed problems' functions "
              "where the hidden tests time them.")
-    p.add_argument("path", nargs="?", default=_default(api.check, "path"), metavar="FOLDER",
-                   help="your assignment folder")
+    p.add_argument("path", nargs="?", default=_default(api.check, "path"), metavar="PATH",
+                   help="your assignment folder, or the assignment's notebook (.ipynb)")
     _assignment(p, required=False)
     p.add_argument("--no-timing", dest="timing", action="store_false",
                    help="skip timing the timed problems' functions")
@@ -379,11 +404,35 @@ def build_parser() -> argparse.ArgumentParser:
     _solutions(p)
     _out(p, _default(api.release, "out"), "the release folder (default: assignments/<id> "
          "beside the solutions folder)")
+    p.add_argument("--notebook", action="store_true", default=_default(api.release, "notebook"),
+                   help="also write an nbgrader notebook release to <out>-notebook/")
 
     p = _sub(sub, "validate", "reference full marks, skeleton zero, mutants caught",
              cmd_validate)
     p.add_argument("assignment", metavar="ID", help="assignment id")
     _solutions(p)
+
+    p = _sub(sub, "export", "to nbgrader's gradebook, or a Gradescope autograder", None)
+    export_sub = p.add_subparsers(dest="export_command", required=True, metavar="COMMAND",
+                                  help="what to export to")
+    p = _sub(export_sub, "nbgrader", "a batch's scores into an nbgrader gradebook",
+             cmd_export_nbgrader)
+    p.add_argument("grades", metavar="GRADES_DIR", help="the --out folder of `grader batch`")
+    _assignment(p)
+    p.add_argument("--db", metavar="URL", default=_default(api.export_nbgrader, "db"),
+                   help="nbgrader's database URL")
+    p.add_argument("--course-dir", metavar="FOLDER", default=None,
+                   help="nbgrader course folder for feedback/ (default: the database's folder)")
+    p.add_argument("--course-id", default=_default(api.export_nbgrader, "course_id"),
+                   help="nbgrader's CourseDirectory.course_id, if the course sets one (default: none)")
+    p.add_argument("--notebook", metavar="NAME", default=None,
+                   help="the notebook's name in the gradebook (default: the assignment id)")
+    p = _sub(export_sub, "gradescope", "a Gradescope autograder zip", cmd_export_gradescope)
+    p.add_argument("assignment", metavar="ID", help="assignment id")
+    _out(p, _default(api.export_gradescope, "out"), "the autograder zip to write")
+    _solutions(p)
+    p.add_argument("--python-version", metavar="X.Y", default=None,
+                   help="the Python of Gradescope's image, e.g. 3.10 (default: this one's)")
 
     p = _sub(sub, "image", "the autograder Docker image", None)
     image_sub = p.add_subparsers(dest="image_command", required=True, metavar="COMMAND",

@@ -70,6 +70,31 @@ def test_check_prints_which_problem_fails(tmp_path):
     assert "wrong answer" in proc.stdout
 
 
+def test_release_notebook_and_exports_from_the_command_line(tmp_path):
+    proc = grader("release", "hw1_graph", "--notebook", "--out", tmp_path / "hw1_graph")
+    assert proc.returncode == 0, proc.stderr
+    assert f"notebook release (nbgrader's source/hw1_graph/): {tmp_path / 'hw1_graph-notebook'}" \
+        in proc.stdout
+    assert (tmp_path / "hw1_graph-notebook" / "hw1_graph.ipynb").is_file()
+    proc = grader("check", tmp_path / "hw1_graph-notebook" / "hw1_graph.ipynb")
+    assert proc.returncode == 1 and "0 / 8 points" in proc.stdout and "Traceback" not in proc.stderr
+    proc = grader("export", "nbgrader", tmp_path / "nowhere", "--assignment", "hw1_graph")
+    assert proc.returncode == 2 and "no such folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = grader("export", "gradescope", "hw1_graph", "--out", tmp_path / "autograder.tar")
+    assert proc.returncode == 2 and "must be a .zip file" in proc.stderr
+
+
+def test_a_notebook_submission_with_no_code_is_a_clear_error(tmp_path):
+    nb = tmp_path / "alice.ipynb"
+    nb.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                              "cells": [{"cell_type": "markdown", "metadata": {},
+                                         "source": "hi"}]}))
+    proc = grader("grade", nb, "--assignment", "hw1_graph")
+    assert proc.returncode == 2 and "alice.ipynb: no cells with your code" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 # --- issue 10: packaging (item 9), clear errors (12), one option name, help, --json (13),
 # --- check's folder and assignment (14) --------------------------------------------------
 

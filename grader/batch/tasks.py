@@ -51,11 +51,14 @@ def grade_bytes(name: str, key: str, archive: bytes, assignment: str, backend: s
 
 
 def zip_bytes(path: Path) -> bytes:
-    if path.is_file():
+    """A submission as the bytes of a zip (a zip as it is; a folder or notebook zipped)."""
+    if path.is_file() and path.suffix.lower() == ".zip":
         return path.read_bytes()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for file in sorted(path.rglob("*")):
+        if path.is_file():  # a notebook
+            zf.write(path, path.name)
+        for file in sorted(path.rglob("*")) if path.is_dir() else ():
             if file.is_file() and not file.is_symlink():
                 zf.write(file, file.relative_to(path).as_posix())
     return buf.getvalue()

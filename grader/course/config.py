@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from grader.course.gradescope_options import GradescopeOptions
+from grader.course.gradescope_options import parse as parse_gradescope
 from grader.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -91,6 +93,7 @@ class Assignment:
     root: Path = Path(".")  # the folder holding assignment.yaml
     provided: tuple[str, ...] = ()  # helper modules given to students, read-only in effect
     cuda: Cuda = field(default_factory=Cuda)
+    gradescope: GradescopeOptions = field(default_factory=GradescopeOptions)  # `gradescope:`
     timing: tuple[Timing, ...] = ()  # what `grader check` times (timed problems)
 
     @property
@@ -126,7 +129,8 @@ class Assignment:
 
 
 _TOP_KEYS = {"id": str, "title": str, "title_zh": str, "files": list, "provided": list,
-             "problems": list, "limits": dict, "seed": int, "timing": list, "cuda": dict}
+             "problems": list, "limits": dict, "seed": int, "timing": list, "cuda": dict,
+             "gradescope": dict}
 _REQUIRED = ("id", "title", "files", "problems")
 _PROBLEM_KEYS = {"id": str, "title": str, "points": (int, float)}
 _CUDA_KEYS = {"files": list, "compute_capability": list, "gpu_speed_ratio": (int, float)}
@@ -234,8 +238,9 @@ def load_assignment(path: Path | str, *, require_sources: bool = True) -> Assign
 
     timing = tuple(_load_timing(path, i, raw, problems)
                    for i, raw in enumerate(data.get("timing", [])))
+    gradescope = parse_gradescope(path, data.get("gradescope", {}), [p.id for p in problems])
     return Assignment(id=data["id"], title=data["title"], files=tuple(files),
-                      provided=tuple(provided), timing=timing,
+                      provided=tuple(provided), timing=timing, gradescope=gradescope,
                       cuda=_load_cuda(path, data.get("cuda", {}), files),
                       problems=tuple(problems), limits=Limits(**limits),
                       title_zh=data.get("title_zh", ""), seed=data.get("seed", 0),

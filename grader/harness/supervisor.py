@@ -5,7 +5,8 @@ user verbs.
   kills it with its whole tree when it runs past its wall-clock limit.
 - ``run_harness`` writes the job, forks, and turns the harness's events into results.
 - ``grade_local`` grades a submission with the local sandbox: a private copy of exactly the
-  assignment's files (``declared_copy``; what else was submitted is listed, not graded), the
+  assignment's files (a notebook's assembled first; ``declared_copy``; what else was submitted
+  is listed, not graded), the
   course's provided modules laid over it, the harness. ``check_folder`` does the same for a student's
   folder with the public tests only. ``grade_submission`` picks the backend: forked here
   (``local``) or in a hardened container (``docker``).
@@ -25,8 +26,8 @@ from pathlib import Path
 
 from grader.errors import GraderError, SubmissionError
 from grader.harness.working_copy import declared_copy, note_ignored, overlay_provided
-from grader.intake.archive import extract_submission
 from grader.intake.expected_files import require_files
+from grader.intake.notebook import unpack_with_notebook
 from grader.results.scoring import ProblemProgress, build_results, parse_events, read_events
 from grader.sandbox import cgroups, template
 from grader.sandbox.local import (PACKAGE_PARENT, clean_environment, default_mode, kill_tree,
@@ -218,13 +219,13 @@ def _cuda_job(assignment) -> dict | None:
             "no_gpu_reason": None if gpu else why_not()}
 
 
-def _private_copy(submission: Path, into: Path) -> Path:
-    """Extract or copy the submission into a fresh private folder (never graded in place)."""
+def _private_copy(spec, submission: Path, into: Path) -> tuple[Path, str | None]:
+    """Extract or copy the submission into a fresh private folder (never graded in place); a
+    notebook becomes the module files it holds (parsed, never run). Returns the folder and
+    the notebook used (None: the submission had the module files)."""
     if not submission.exists():
         raise SubmissionError(f"{submission}: no such file or folder")
-    work = into / "submitted"
-    extract_submission(submission, work)
-    return work
+    return unpack_with_notebook(submission, into / "submitted", spec.files)
 
 
 _said_how_jobs_share_the_cpu = []
@@ -247,10 +248,10 @@ def grade_local(spec, submission: Path, *, only=None, harness_dir=None, uids=Non
     jobs = Path(tempfile.mkdtemp(prefix="grader-job-"))
     os.chmod(jobs, 0o711)  # the worker's uid must reach work/, nothing else
     try:
-        submitted = _private_copy(Path(submission), jobs)
+        submitted, notebook = _private_copy(spec, Path(submission), jobs)
         require_files(submitted, spec.files)  # a misnamed file: one clear message, no tests run
         work = jobs / "work"
-        ignored = declared_copy(spec, submitted, work)
+        ignored = [p for p in declared_copy(spec, submitted, work) if p != notebook]
         shutil.rmtree(submitted, ignore_errors=True)
         overlay_provided(spec, spec.root, work)
         results = run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],

@@ -1,10 +1,11 @@
 """The students of a class: who they are, where each one's submission is, and its key.
 
-SUBMISSIONS is a folder of per-student folders or zips, one zip of those, or nbgrader's
-``submitted/<student>/<assignment>/`` layout. A student's *name* is what the TA gave (the
-folder's name, the zip's name without ``.zip``, the nbgrader student id), kept exactly; their
-*key* (see ``student_key``) names their files on disk. Two submissions with one name (``dave/``
-and ``dave.zip``) are reported for that student; the rest of the class is graded.
+SUBMISSIONS is a folder of per-student folders, zips or notebooks (``.ipynb``), one zip of
+those, or nbgrader's ``submitted/<student>/<assignment>/`` layout. A student's *name* is what
+the TA gave (the folder's name, the zip's or notebook's name without ``.zip``/``.ipynb``, the
+nbgrader student id), kept exactly; their *key* (see ``student_key``) names their files on
+disk. Two submissions with one name (``dave/`` and ``dave.zip``) are reported for that student;
+the rest of the class is graded.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$")  # Windo
 class Student:
     name: str            # exactly as given (folder or zip name, nbgrader id)
     key: str             # unique, stable, file-system safe (see student_key)
-    path: Path           # the submission: a folder or a .zip
+    path: Path           # the submission: a folder, a .zip or a notebook (.ipynb)
     problem: str = ""    # why this student cannot be graded (two submissions, ...), or ""
     digest: str = ""     # content_hash of the submission ("" with a problem)
 
@@ -94,8 +95,8 @@ def _entries(submissions: Path, assignment: str, exclude: set):
             continue
         if entry.is_dir():
             yield entry.name, entry
-        elif entry.suffix.lower() == ".zip":
-            yield entry.name[:-4], entry
+        elif entry.suffix.lower() in (".zip", ".ipynb"):
+            yield entry.stem, entry
 
 
 def discover(submissions: Path, assignment: str, scratch: Path, *,
@@ -129,5 +130,5 @@ def discover(submissions: Path, assignment: str, scratch: Path, *,
         students.append(Student(name, key, path, problem,
                                 "" if problem else content_hash(path)))
     if not students:
-        raise SubmissionError(f"{submissions}: no student folders or zips found")
+        raise SubmissionError(f"{submissions}: no student folders or zips found (nor notebooks)")
     return sorted(students, key=lambda s: (s.name, s.key))

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from grader.harness.working_copy import declared_copy, note_ignored
-from grader.intake.archive import extract_submission
 from grader.intake.expected_files import require_files
+from grader.intake.notebook import unpack_with_notebook
 from grader.errors import EngineUnavailable, InfrastructureError
 from grader.results.scoring import build_results, read_events
 from grader.sandbox.local import TRUSTED_TMP_VAR, UidLease
@@ -169,10 +169,12 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
     limits = spec.limits
     workdir = Path(tempfile.mkdtemp(prefix="grader-docker-"))
     try:
-        submitted = extract_submission(submission, workdir / "submitted")
+        # A notebook becomes its module files here (parsed, never run): the container gets
+        # module files only.
+        submitted, notebook = unpack_with_notebook(submission, workdir / "submitted", spec.files)
         sub = workdir / "submission"  # what the container sees: the assignment's files only
         require_files(submitted, spec.files)  # said here: the container would only fail every test
-        ignored = declared_copy(spec, submitted, sub)
+        ignored = [p for p in declared_copy(spec, submitted, sub) if p != notebook]
         shutil.rmtree(submitted)
         os.chmod(workdir, 0o711)
         for root, dirs, files in os.walk(sub):  # readable by the container's harness

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from grader.course.config import REPO_ROOT
 from grader.errors import GraderError, SubmissionError
-from grader.intake.archive import extract_submission
+from grader.intake.notebook import unpack_submission
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,15 @@ MAX_FILE_BYTES = 1_000_000  # a student file larger than this is kept cut (it is
 
 
 def keep_student_files(record: Path, submission: Path, spec) -> list[str]:
-    """Copy the student files of ``submission`` (a folder or a zip, unpacked with the grader's
-    own defences) into ``record/files/``, replacing what was there; return the names kept.
-    A submission that cannot be unpacked keeps nothing (its grade says why)."""
+    """Copy the student files of ``submission`` (a folder, a zip or a notebook, unpacked with
+    the grader's own defences; a notebook's module files assembled) into ``record/files/``,
+    replacing what was there; return the names kept. A submission that cannot be unpacked
+    keeps nothing (its grade says why)."""
     record = Path(record)
     record.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="grader-keep-", dir=record) as tmp:
         try:
-            work = extract_submission(submission, Path(tmp) / "work")
+            work = unpack_submission(submission, Path(tmp) / "work", spec.files)
         except SubmissionError:
             work = None
         staged = Path(tmp) / KEPT

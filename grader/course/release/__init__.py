@@ -8,6 +8,11 @@ nbgrader-style, as small single-purpose steps run in order on a :class:`ReleaseC
 4. :mod:`.handout`           ``handout/README.{en,zh}.md`` -> ``README.md``, ``README.zh.md``
 5. :mod:`.public_config`     public copy of ``assignment.yaml``
 
+With ``notebook=True`` (``grader release ID --notebook``) a second folder, ``<out>-notebook``,
+gets the assignment as one nbgrader notebook (:mod:`.notebook`) with the public tests, the
+provided modules and the public config beside it: what an nbgrader course puts in
+``source/<id>/``.
+
 The steps write into a temporary sibling of the output folder, which is then swapped in with one
 atomic ``renameat2(RENAME_EXCHANGE)`` where the platform has it (two renames with rollback
 otherwise), so a failed release leaves the previous one untouched.
@@ -30,11 +35,12 @@ import yaml
 from grader.course.config import REPO_ROOT, load_assignment
 from grader.course.config import solutions_dir as default_solutions
 
-from . import copy_provided, copy_public_tests, handout, public_config, strip_solutions
+from . import copy_provided, copy_public_tests, handout, notebook, public_config, strip_solutions
 from ._common import ReleaseContext, notice
 from .errors import ReleaseError
 
-__all__ = ["ReleaseContext", "ReleaseError", "STEPS", "check_release_up_to_date", "notice", "release"]
+__all__ = ["NOTEBOOK_STEPS", "ReleaseContext", "ReleaseError", "STEPS", "check_release_up_to_date",
+           "notebook_folder", "notice", "release"]
 
 ASSIGNMENT_ID = re.compile(r"^[a-z0-9_]+$")
 
@@ -44,6 +50,14 @@ STEPS: Sequence[Callable[[ReleaseContext], None]] = (
     copy_public_tests.run,
     copy_provided.run,
     handout.run,
+    public_config.run,
+)
+
+#: The notebook release (``--notebook``): the notebook, and what its test cells need beside it.
+NOTEBOOK_STEPS: Sequence[Callable[[ReleaseContext], None]] = (
+    notebook.run,
+    copy_public_tests.run,
+    copy_provided.run,
     public_config.run,
 )
 
@@ -143,28 +157,42 @@ def build(ctx: ReleaseContext, steps: Sequence[Callable[[ReleaseContext], None]]
         step(ctx)
 
 
+def notebook_folder(out: str | os.PathLike) -> Path:
+    """Where ``release(..., notebook=True)`` puts the notebook release of release folder ``out``."""
+    out = Path(out).absolute()
+    return out.with_name(out.name + "-notebook")
+
+
 def release(assignment_id: str, *, solutions_dir: str | os.PathLike | None = None,
-            out_dir: str | os.PathLike | None = None) -> Path:
+            out_dir: str | os.PathLike | None = None, notebook: bool = False) -> Path:
     """Generate the student release of ``assignment_id`` and return its folder.
 
     Reads ``<solutions_dir>/<id>/`` (default: $GRADER_SOLUTIONS, else the repo's
     ``solutions/``) and replaces ``out_dir`` (default: ``assignments/<id>`` beside the
-    solutions folder) as a whole. Raises ReleaseError for
-    problems in the sources; the previous release is then left as it was.
+    solutions folder) as a whole. Raises ReleaseError for problems in the sources; the
+    previous release is then left as it was. With ``notebook``, also (re)writes
+    :func:`notebook_folder` ``(out_dir)`` with the nbgrader notebook.
     """
     source, out = _paths(assignment_id, solutions_dir, out_dir)
     config = _load_config(source / "assignment.yaml")
     if config.get("id") != assignment_id:
         raise ReleaseError(f"'id' is {config.get('id')!r}; it must equal the folder name {assignment_id!r}",
                            path=source / "assignment.yaml")
+    targets = [(out, STEPS)] + ([(notebook_folder(out), NOTEBOOK_STEPS)] if notebook else [])
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    built = []
     try:
-        tmp.chmod(0o755)
-        build(ReleaseContext(assignment_id=assignment_id, source=source, out=tmp, config=config))
-        _swap_in(tmp, out)
+        for target, steps in targets:  # both built before either replaces what was there
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=out.parent))
+            built.append((tmp, target))
+            tmp.chmod(0o755)
+            build(ReleaseContext(assignment_id=assignment_id, source=source, out=tmp,
+                                 config=config), steps)
+        for tmp, target in built:
+            _swap_in(tmp, target)
     except BaseException:
-        _remove(tmp)
+        for tmp, _target in built:
+            _remove(tmp)
         raise
     return out
 

@@ -61,9 +61,11 @@ def dashboard(records: list[StudentRecord], spec, out: Path) -> str:
 
 
 def _figures(view: dict) -> dict:
+    # Every figure the template asks for is a key (None: not drawn), so a class with no graded
+    # student (all submission errors) or no matplotlib renders too.
+    drawn = dict.fromkeys(("scores", "rates", "kinds", "speed"))
     if not figures.available():
-        return {}
-    drawn = {}
+        return drawn
     graded = view["graded"]
     if graded:
         drawn["scores"] = {
