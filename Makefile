@@ -23,6 +23,8 @@ bench: venv
 	$(BIN)/python benchmarks/bench_grade.py
 	$(BIN)/python benchmarks/bench_batch.py
 	$(BIN)/python benchmarks/bench_similarity.py
+	$(BIN)/python benchmarks/bench_speed.py
+	$(BIN)/python benchmarks/bench_discrimination.py
 
 release: venv
 	$(BIN)/grader release hw1_graph

@@ -35,7 +35,8 @@ from grader.batch import batch  # noqa: E402,F401  (a user verb: grade a whole c
 from grader.course import config as config_mod  # noqa: E402
 from grader.errors import (GraderError, GraderWarning, ResultsNotWritten,  # noqa: E402
                            SubmissionError)
-from grader.harness.supervisor import check_folder, grade_submission  # noqa: E402
+from grader.harness.supervisor import (check_folder, grade_submission,  # noqa: E402
+                                       preload_harness)
 from grader.intake.notebook import checkout_for_check  # noqa: E402
 from grader.results.outputs import prepare_folder  # noqa: E402
 from grader.results.scoring import failure_results, write_json_atomic  # noqa: E402
@@ -46,7 +47,7 @@ REPO_ROOT = config_mod.REPO_ROOT
 
 def grade(submission, *, assignment: str, out=None, solutions=None, only=None,
           backend: str = "local", image: str | None = None, cpus: float | None = None,
-          output=None) -> dict:
+          output=None, progress=None) -> dict:
     """Grade one submission (a folder or a .zip) with every test of ``assignment``.
 
     ``backend`` is ``local`` (the embedded sandbox) or ``docker`` (one hardened container from
@@ -54,7 +55,9 @@ def grade(submission, *, assignment: str, out=None, solutions=None, only=None,
     is given (checked before grading starts) and returns the results dict; ``output`` is an
     older name of ``out``. ``only`` restricts grading to the named test functions (used to
     validate mutants). A submission that cannot be graded at all (a misnamed file, an
-    unreadable zip) has status ``submission_error`` and the reason as output.
+    unreadable zip) has status ``submission_error`` and the reason as output. ``progress``
+    (local backend) is called with each problem's result as it finishes (a dict: ``problem``,
+    ``score``, ``max_score``, ``tests``, ``failed``).
     """
     out = out if out is not None else output
     spec = config_mod.find_assignment(assignment, solutions=solutions)
@@ -64,7 +67,7 @@ def grade(submission, *, assignment: str, out=None, solutions=None, only=None,
         out = prepare_folder(out)
     try:
         results = grade_submission(spec, Path(submission), backend=backend, image=image,
-                                   cpus=cpus, only=only)
+                                   cpus=cpus, only=only, progress=progress)
     except SubmissionError as e:  # the student's to fix (a misnamed file, a broken zip)
         results = failure_results(spec, "submission_error", str(e))
     results["submission"] = Path(submission).name
@@ -78,7 +81,7 @@ def grade(submission, *, assignment: str, out=None, solutions=None, only=None,
 
 
 def check(path=".", *, assignment: str | None = None, solutions=None,
-          timing: bool = True) -> dict:
+          timing: bool = True, progress=None) -> dict:
     """Run the public tests of a student's assignment folder (what students run locally).
 
     The folder is a release (``assignments/<id>/``) with the student's work in it; its
@@ -88,7 +91,7 @@ def check(path=".", *, assignment: str | None = None, solutions=None,
     tests grade (``problem_points``: each problem's total), and, with ``timing``, how fast the
     student's timed functions are on the hidden timing tests' shapes (``timing``: see
     ``harness/yardstick.py``). ``warnings`` lists what the student should know (e.g. an
-    ``assignment`` other than the folder's).
+    ``assignment`` other than the folder's). ``progress``: as for ``grade``.
     """
     folder = Path(path)
     notebook = folder if folder.suffix == ".ipynb" else None
@@ -119,7 +122,8 @@ def check(path=".", *, assignment: str | None = None, solutions=None,
     provided_from = spec.root if assignment else folder
     with tempfile.TemporaryDirectory(prefix="grader-check-notebook-") as tmp:
         cells = checkout_for_check(notebook or folder, spec.files, Path(tmp) / "work")
-        results = check_folder(spec, cells or folder, tests=tests, provided_from=provided_from)
+        results = check_folder(spec, cells or folder, tests=tests, provided_from=provided_from,
+                               progress=progress)
         results["submission"] = (notebook or folder.resolve()).name
         results["problem_points"] = {p.id: p.points for p in spec.problems}
         if timing and spec.timing and not results.get("import_error"):
@@ -179,7 +183,8 @@ def demo(*, assignments: tuple[str, ...] | None = None, out=None, jobs: int = 2,
         work += [(assignment, sub) for sub in sorted(folder.iterdir()) if sub.is_dir()]
     graded = {}
     context = multiprocessing.get_context("fork")
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                                initializer=preload_harness) as pool:
         futures = {pool.submit(grade, sub, assignment=assignment,
                                out=Path(out) / assignment / sub.name if out else None):
                    (assignment, sub.name) for assignment, sub in work}

@@ -74,8 +74,17 @@ _default_showwarning = warnings.showwarning
 
 # --------------------------------------------------------------------------------- verbs
 
+def _progress(args):
+    """Print each problem as it finishes, when a person watches (stdout a terminal, no
+    --json); the final summary comes either way."""
+    if args.json or not sys.stdout.isatty():
+        return None
+    return lambda finished: print(reports.problem_line(finished), flush=True)
+
+
 def cmd_check(args) -> int:
-    results = api.check(args.path, assignment=args.assignment, timing=args.timing)
+    results = api.check(args.path, assignment=args.assignment, timing=args.timing,
+                        progress=_progress(args))
     if args.json:
         _print_json(results)
     else:
@@ -97,7 +106,8 @@ def cmd_grade(args) -> int:
     human = sys.stderr if args.json else sys.stdout
     try:
         results = api.grade(args.submission, assignment=args.assignment, out=args.out,
-                            solutions=args.solutions, backend=args.backend, image=args.image)
+                            solutions=args.solutions, backend=args.backend, image=args.image,
+                            progress=_progress(args))
     except ResultsNotWritten as e:  # the grade still counts: show it, then why no file
         print(reports.grade_summary(e.results), file=human)
         if args.json:

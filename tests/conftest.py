@@ -1,7 +1,9 @@
 """Shared fixtures for the project's own tests."""
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import textwrap
 from pathlib import Path
 
@@ -11,14 +13,35 @@ REPO = Path(__file__).resolve().parent.parent
 IS_ROOT = os.geteuid() == 0
 
 # "uid" mode needs a Python outside root-only folders: it is tested in the Docker image.
-SANDBOX_MODES = ["plain", "jail"] if IS_ROOT else ["plain"]
+# "jail-template": jail mode with the workers forked from a template (as in a batch).
+SANDBOX_MODES = ["plain", "jail", "jail-template"] if IS_ROOT else ["plain"]
 
 
 @pytest.fixture(params=SANDBOX_MODES)
 def sandbox_mode(request, monkeypatch):
-    """Run a test under each sandbox mode this machine supports."""
-    monkeypatch.setenv("GRADER_SANDBOX_MODE", request.param)
-    return request.param
+    """Run a test under each sandbox mode this machine supports (and each way of starting
+    jail-mode workers)."""
+    mode = request.param.split("-")[0]
+    monkeypatch.setenv("GRADER_SANDBOX_MODE", mode)
+    if request.param.endswith("-template"):
+        with worker_template():
+            yield mode
+    else:
+        yield mode
+
+
+@contextlib.contextmanager
+def worker_template():
+    """This process's workers (and those of the harnesses it forks) come from a template."""
+    from grader.sandbox import template
+    from grader.sandbox.local import PACKAGE_PARENT, clean_environment
+
+    assert template.current() is None
+    started = template.start(sys.executable, PACKAGE_PARENT, clean_environment())
+    try:
+        yield started
+    finally:
+        template.stop()
 
 
 def write_files(root: Path, files: dict[str, str]) -> Path:

@@ -209,3 +209,63 @@ def test_a_disturbed_round_is_measured_again_before_any_verdict():
     assert Bench._decide(rounds, limit=3) == (1.0, 1.0)  # out of rounds: decide anyway
     best = _Round(student=[0.5, 0.55], reference=[0.9, 0.95])
     assert Bench._decide([disturbed, best], limit=3) == (0.5, 0.9)
+
+
+def test_a_clear_verdict_is_given_after_two_repetitions_and_only_then():
+    """Sequential decisions on their own: pass when the ratio's upper bound (widened by the
+    reference's spread) is under limit / MARGIN, fail when its lower bound (widened by the
+    student's spread) is over MARGIN x limit; near the limit, or with one repetition, none."""
+    from grader.harness.bench import EARLY_AFTER, MARGIN, Bench, _Round
+
+    decide = Bench._decide_early
+    assert EARLY_AFTER == 2 and MARGIN == 1.5
+    assert decide([_Round(student=[1.0], reference=[1.0])], limit=3) is None  # one repetition
+    assert decide([_Round(student=[1.0, 1.05], reference=[1.0, 1.02])], limit=3) == "pass"
+    assert decide([_Round(student=[5.0, 5.1], reference=[1.0, 1.01])], limit=3) == "fail"
+    # Near the limit: the full repetitions decide.
+    assert decide([_Round(student=[2.5, 2.5], reference=[1.0, 1.0])], limit=3) is None
+    assert decide([_Round(student=[4.0, 4.0], reference=[1.0, 1.0])], limit=3) is None
+    # The reference's spread widens the upper bound: 1.8 x 1.2 is over 3 / 1.5.
+    assert decide([_Round(student=[1.8, 1.8], reference=[1.0, 1.2])], limit=3) is None
+    # The student's spread widens the lower bound: 5 / 1.2 is under 1.5 x 3.
+    assert decide([_Round(student=[5.0, 6.0], reference=[1.0, 1.0])], limit=3) is None
+    # The minima over every repetition, the spread of the last two (across rounds too).
+    rounds = [_Round(student=[9.0, 8.0, 1.0, 1.0, 1.0], reference=[1.0, 1.0, 1.0, 1.0, 1.0]),
+              _Round(student=[1.01], reference=[1.0])]
+    assert decide(rounds, limit=3) == "pass"
+
+
+def test_a_disturbed_reference_is_measured_again_rather_than_decided():
+    """However far the ratio is from the limit, no early verdict while the reference's own
+    last repetitions disagree by more than NOISE."""
+    from grader.harness.bench import NOISE, Bench, _Round
+
+    disturbed = [1.0, NOISE * 1.05]
+    assert Bench._decide_early([_Round(student=[0.1, 0.1], reference=disturbed)], 3) is None
+    assert Bench._decide_early([_Round(student=[90., 90.], reference=disturbed)], 3) is None
+    once_more = _Round(student=[0.1, 0.1, 0.1], reference=disturbed + [1.0])
+    assert Bench._decide_early([once_more], 3) is None  # the last two still disagree
+    steady_again = _Round(student=[0.1] * 4, reference=disturbed + [1.0, 1.0])
+    assert Bench._decide_early([steady_again], 3) == "pass"
+
+
+def test_the_verdict_records_how_many_repetitions_it_took(sessions):
+    """The same code in both workers is decided long before the full repetitions (here 40),
+    and the result says how many repetitions and timed calls that took."""
+    from grader.harness.bench import Random
+
+    bench, recorded = sessions
+    bench.compare("double", Random((200, 200)), reps=40, min_time=0.02)
+    assert 2 <= recorded["speed_repetitions"] < 40
+    assert recorded["speed_calls"] >= 4 + recorded["speed_repetitions"]
+
+
+def test_a_hopeless_or_clearly_slow_loop_stops_early(sessions):
+    """A Python loop far over the limit never waits for the full repetitions (here 40)."""
+    from grader.harness.bench import Random, TooSlow
+
+    bench, recorded = sessions
+    with pytest.raises(TooSlow):
+        bench.compare("affine", Random((200, 64)), Random((64, 32)), Random((32,)), index=0,
+                      reps=40, min_time=0.02)
+    assert recorded["speed_repetitions"] < 40 and recorded["speed_ratio"] > 4.5

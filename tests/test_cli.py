@@ -1,6 +1,7 @@
 """The command line: clear errors for user mistakes, results written where asked."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -273,3 +274,58 @@ def test_the_readme_and_help_agree():
             parser.parse_args(words)
         except SystemExit as e:
             assert e.code == 0, line  # --help/--version exit 0; a parse error exits 2
+
+
+# --- issue 12: progress a user can see ------------------------------------------------------
+
+def on_a_terminal(*args, cwd=REPO_ROOT) -> str:
+    """Run the command line with its stdout (and stderr) on a pseudo-terminal; all it wrote."""
+    import pty
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "grader", *map(str, args)], cwd=cwd,
+                            env=env, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal's other side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    proc.wait(timeout=300)
+    return b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+PROGRESS_LINE = re.compile(r"^  (\w+) +([\d.]+) / ([\d.]+) +(all \d+ tests passed|its test "
+                           r"passed|\d+ of \d+ tests failed)$", re.M)
+
+
+def test_grade_on_a_terminal_prints_each_problem_then_the_summary():
+    text = on_a_terminal("grade", EXAMPLES / "swaps_dx_dy", "--assignment", "hw1_graph")
+    lines = PROGRESS_LINE.findall(text)
+    assert sorted(p for p, *_ in lines) == ["addnode", "mulnode", "mynetwork",
+                                            "numerical_gradient"]
+    assert ("mulnode", "2", "11") == lines[[p for p, *_ in lines].index("mulnode")][:3]
+    summary = text.index("swaps_dx_dy: 23 / 42")
+    assert all(text.index(f"  {p} ") < summary for p, *_ in lines)  # before the summary
+
+
+def test_grade_and_check_into_a_pipe_print_only_the_summary(tmp_path):
+    proc = grader("grade", EXAMPLES / "swaps_dx_dy", "--assignment", "hw1_graph")
+    assert "swaps_dx_dy: 23 / 42" in proc.stdout and not PROGRESS_LINE.search(proc.stdout)
+    folder = release_copy(tmp_path, example="swaps_dx_dy")
+    proc = grader("check", "--no-timing", cwd=folder)
+    assert "FAIL mulnode" in proc.stdout and not PROGRESS_LINE.search(proc.stdout)
+
+
+def test_check_on_a_terminal_prints_each_problem(tmp_path):
+    folder = release_copy(tmp_path, example="swaps_dx_dy")
+    text = on_a_terminal("check", "--no-timing", cwd=folder)
+    lines = PROGRESS_LINE.findall(text)
+    assert sorted(p for p, *_ in lines) == ["addnode", "mulnode", "mynetwork",
+                                            "numerical_gradient"]
+    assert text.index("mulnode: 1/3 public tests passed") > max(text.index(f"  {p} ") for p, *_ in lines)

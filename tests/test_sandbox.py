@@ -1,4 +1,5 @@
 """The worker behind the bridge: calls, handles, callbacks, failures, and the kill guarantee."""
+import contextlib
 import os
 import sys
 import time
@@ -11,7 +12,7 @@ from grader.wire.bridge import (StudentError, StudentModules, WorkerCrashed, Wor
                            WorkerTimeout)
 from grader.sandbox import cgroups
 from grader.sandbox.local import LocalSandbox, WorkerLimits
-from tests.conftest import write_files
+from tests.conftest import worker_template, write_files
 
 STUDENT = """
     import os, sys, time
@@ -297,9 +298,16 @@ def test_the_worker_writes_no_bytecode(tmp_path):
 
 
 @pytest.mark.skipif(not cgroups.available(), reason="needs root and cgroup v1 or v2")
-def test_a_jailed_worker_tree_has_a_cgroup_with_one_cpu(tmp_path):
+@pytest.mark.parametrize("from_template", [False, True], ids=["direct", "template"])
+def test_a_jailed_worker_tree_has_a_cgroup_with_one_cpu(tmp_path, from_template):
     """Whatever a student starts shares one CPU quota (jobs side by side keep their own CPU);
-    the group is gone after the sandbox closes."""
+    the group is gone after the sandbox closes. Also for a worker forked from the template
+    (its keeper enters the group before it forks the worker)."""
+    with worker_template() if from_template else contextlib.nullcontext():
+        _one_cpu_for_the_tree(tmp_path)
+
+
+def _one_cpu_for_the_tree(tmp_path):
     work = write_files(tmp_path / "work", {"mod.py": STUDENT})
     sandbox = LocalSandbox(work, WorkerLimits(), mode="jail")
     session = WorkerSession(sandbox, ["mod"], call_timeout=20)

@@ -60,3 +60,31 @@ def test_results_json_is_written_atomically_and_refuses_nan(tmp_path):
         write_json_atomic(target, {"score": float("nan")})
     assert json.loads(target.read_text()) == {"score": 1.0}  # the good file survives
     assert [p.name for p in target.parent.iterdir()] == ["results.json"]  # no temp left
+
+
+def test_problem_progress_reports_each_problem_once_when_all_its_tests_have_results():
+    """Issue 12 (progress): events arrive in any chunks, a line cut short waits; a problem is
+    reported when its last test's result is in, once, with the points of its passed tests."""
+    import json as _json
+
+    from grader.results.scoring import ProblemProgress
+    expected = {"event": "expected", "errors": [], "tests": [
+        {"id": "t1", "problem": "a", "points": 2}, {"id": "t2", "problem": "b", "points": 3},
+        {"id": "t3", "problem": "a", "points": 4}]}
+
+    def result(test_id, kind):
+        return {"event": "result", "id": test_id, "kind": kind,
+                "outcome": "passed" if kind == "passed" else "failed"}
+
+    text = "".join(_json.dumps(e) + "\n" for e in (
+        expected, result("t1", "passed"), result("t2", "too_slow"), result("t3", "passed"),
+        result("t3", "error")))  # a second result for a test does not count
+    data = text.encode()
+    cut = data.index(b"\"id\": \"t3\", \"kind\"") + 3  # mid-line: t3's first result
+    watcher = ProblemProgress()
+    assert watcher.feed(data[:10]) == []  # not even the collection yet
+    assert watcher.feed(data[10:cut]) == [
+        {"problem": "b", "tests": 1, "failed": 1, "score": 0.0, "max_score": 3.0}]
+    assert watcher.feed(data[cut:]) == [
+        {"problem": "a", "tests": 2, "failed": 0, "score": 6.0, "max_score": 6.0}]
+    assert watcher.feed(b"") == []

@@ -17,6 +17,7 @@ import time
 from grader.batch.stopping import run_task, stop_workers, worker_init
 from grader.batch.tasks import failed_record, grade_bytes, grade_one, zip_bytes
 from grader.errors import GraderError
+from grader.harness.supervisor import preload_harness
 
 
 def make_pool(backend: str, jobs: int, scheduler: str | None, assignment: str, image):
@@ -56,7 +57,7 @@ class ProcessPool(_Pool):
 
     def _new(self):
         import multiprocessing
-        return cf.ProcessPoolExecutor(max_workers=self.size, initializer=worker_init,
+        return cf.ProcessPoolExecutor(max_workers=self.size, initializer=_pool_worker_init,
                                       mp_context=multiprocessing.get_context("fork"))
 
     def submit(self, s):
@@ -76,6 +77,13 @@ class ProcessPool(_Pool):
 
     def close(self) -> None:
         self._executor.shutdown(wait=not getattr(self, "_killed", False), cancel_futures=True)
+
+
+def _pool_worker_init() -> None:
+    """A pool worker grades one submission after another, each in a harness forked from it:
+    it dies with the batch (``worker_init``) and imports the harness's modules once."""
+    worker_init()
+    preload_harness()
 
 
 class ThreadPool(_Pool):

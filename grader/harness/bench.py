@@ -14,14 +14,25 @@
   verifies all of it against the reference's result for the same inputs, every call: a fast
   wrong answer, or a result finished later by a background thread, fails.
 - Student and reference calls are interleaved; each repetition lasts about ``min_time`` (wall
-  time, setup and checks included); the minimum per call over all repetitions is compared. A student call far beyond
-  the limit stops the measurement early, so a hopeless loop costs seconds, not minutes.
-- Noise: a verdict is only given after a round of repetitions that was itself steady (the
-  reference's and the student's per-repetition minima within ``NOISE`` of each other). A round
-  disturbed by a neighbour is measured again, up to ``ROUNDS`` rounds, and the minimum over all
-  of them decides: a burst of load can neither fail an honest student nor pass a slow one.
+  time, setup and checks included); the minimum per call over all repetitions is compared. A
+  student call far beyond the limit stops the measurement early, so a hopeless loop costs
+  seconds, not minutes.
+- Sequential decisions (``_decide_early``): after each repetition from the second on, the
+  verdict is given at once when it is clear with margin: pass when an upper bound of the ratio
+  is under ``limit / MARGIN``, fail when a lower bound is over ``MARGIN * limit``. The bounds
+  widen the minimum-based ratio by the spread of the last two repetitions' minima (the
+  reference's for the upper bound, the student's for the lower). Only ratios near the limit
+  get the full ``reps`` repetitions, and the verdict there is the steady-round rule below.
+- Noise: no verdict rests on a disturbed measurement. An early one needs the reference's own
+  last two repetitions within ``NOISE`` of each other; a full one a round of repetitions that
+  was itself steady (the reference's and the student's per-repetition minima within ``NOISE``).
+  A round disturbed by a neighbour is measured again, up to ``ROUNDS`` rounds, and the minimum
+  over all of them decides: a burst of load can neither fail an honest student nor pass a slow
+  one.
 
-The decision is ``_decide``: a later issue (sequential early decisions) replaces it.
+Each verdict records how it was reached (``speed_repetitions``: repetitions of ``min_time``, 0
+when the first calls were already hopeless; ``speed_calls``: timed calls of the student's
+function, warm-up included), beside both times, the ratio and the limit.
 """
 from __future__ import annotations
 
@@ -37,6 +48,8 @@ from grader.wire.shared import SharedMemory
 
 NOISE = 1.25  # per-repetition minima further apart than this: the round was disturbed
 ROUNDS = 3  # rounds of ``reps`` repetitions at most before a disturbed verdict stands
+MARGIN = 1.5  # an early verdict needs the ratio's bound this far on its side of the limit
+EARLY_AFTER = 2  # repetitions before an early verdict may be given (a spread needs two)
 SCALE_PAIRS = 3  # calls after the warm-up whose best decides "hopeless" (stop early)
 RESULT_ROOM_MIN = 64 * 1024  # bytes of shared memory for a timed call's result, at least
 MAX_RESULT_ROOM = 256 * 1024 * 1024
@@ -206,14 +219,18 @@ class Bench:
         label = name if index is None else f"{name}(...)[{index}]"
         what = f"{label} on the timing input"
         check = dict(rtol=rtol, atol=atol)
+        rounds: list[_Round] = []
+        calls = [0]  # timed calls of the student's function so far
 
         def pair(student_timeout):
             inputs = self._inputs(args, kwargs, secrets.randbits(63))
             t_ref, want = self._reference_call(name, inputs, index)
+            calls[0] += 1
             try:
                 t_stu, got = self._student_call(name, inputs, index, student_timeout, what)
             except WorkerTimeout:
-                self._record(speed_ratio=student_timeout / t_ref)
+                self._record(speed_ratio=student_timeout / t_ref,
+                             **self._how_decided(rounds, calls[0]))
                 raise TooSlow(f"{name} did not finish within {_ms(student_timeout)}; the "
                               f"reference takes {_ms(t_ref)} on the same input (limit "
                               f"{limit:g}x)") from None
@@ -228,21 +245,57 @@ class Bench:
         pair_wall = (time.perf_counter() - started) / SCALE_PAIRS
         t_stu, t_ref = min(s for s, _ in scale), min(r for _, r in scale)
         if t_stu > 3 * limit * t_ref:  # hopeless: no noise explains this; do not wait longer
-            return self._verdict(name, t_stu, t_ref, limit)
+            return self._verdict(name, t_stu, t_ref, limit, self._how_decided(rounds, calls[0]))
         cap = max(2.0, 20 * limit * t_ref)
         # Each repetition lasts about min_time of wall time (both calls, setup and checks).
         number = max(1, min(1000, math.ceil(min_time / max(pair_wall, 1e-6))))
-        rounds: list[_Round] = []
         while True:
             measured = _Round()
+            rounds.append(measured)
             for _ in range(reps):
                 times = [pair(student_timeout=cap) for _ in range(number)]
                 measured.student.append(min(s for s, _ in times))
                 measured.reference.append(min(r for _, r in times))
-            rounds.append(measured)
+                if self._decide_early(rounds, limit) is not None:
+                    return self._verdict(name, *self._minima(rounds), limit,
+                                         self._how_decided(rounds, calls[0]))
             decision = self._decide(rounds, limit)
             if decision is not None:
-                return self._verdict(name, *decision, limit)
+                return self._verdict(name, *decision, limit, self._how_decided(rounds, calls[0]))
+
+    @staticmethod
+    def _how_decided(rounds: list[_Round], calls: int) -> dict:
+        """What the verdict took: repetitions of ``min_time``, and timed calls of the student's
+        function (warm-up and scale included)."""
+        return {"speed_repetitions": sum(len(r.student) for r in rounds), "speed_calls": calls}
+
+    @staticmethod
+    def _minima(rounds: list[_Round]) -> tuple[float, float]:
+        """(student, reference): the minimum per call over every repetition so far."""
+        return (min(min(r.student) for r in rounds if r.student),
+                min(min(r.reference) for r in rounds if r.reference))
+
+    @staticmethod
+    def _decide_early(rounds: list[_Round], limit: float):
+        """``"pass"`` or ``"fail"`` when the verdict is clear with margin after the repetitions
+        so far, else None (measure on). The ratio of the minima is widened by the spread of the
+        last ``EARLY_AFTER`` repetitions: the reference's for the upper bound (its minimum may
+        still sit that far above its true time), the student's for the lower. No early verdict
+        while the reference's own last repetitions disagree by more than ``NOISE``."""
+        student = [t for r in rounds for t in r.student]
+        reference = [t for r in rounds for t in r.reference]
+        if len(student) < EARLY_AFTER or len(reference) < EARLY_AFTER:
+            return None
+        last_s, last_r = student[-EARLY_AFTER:], reference[-EARLY_AFTER:]
+        spread_s, spread_r = max(last_s) / min(last_s), max(last_r) / min(last_r)
+        if spread_r > NOISE:  # the measurement was disturbed: repeat it rather than decide
+            return None
+        ratio = min(student) / min(reference)
+        if ratio * spread_r < limit / MARGIN:
+            return "pass"
+        if ratio / spread_s > MARGIN * limit:
+            return "fail"
+        return None
 
     @staticmethod
     def _decide(rounds: list[_Round], limit: float):
@@ -251,12 +304,12 @@ class Bench:
         minima over every round so far."""
         if not rounds[-1].steady() and len(rounds) < ROUNDS:
             return None
-        return (min(min(r.student) for r in rounds), min(min(r.reference) for r in rounds))
+        return Bench._minima(rounds)
 
-    def _verdict(self, name, t_stu, t_ref, limit) -> float:
+    def _verdict(self, name, t_stu, t_ref, limit, how: dict) -> float:
         ratio = t_stu / t_ref
         self._record(speed_ratio=ratio, student_seconds=t_stu, reference_seconds=t_ref,
-                     speed_limit=limit)
+                     speed_limit=limit, **how)
         if ratio > limit:
             raise TooSlow(f"{name} takes {_ms(t_stu)}; the reference takes {_ms(t_ref)} on the "
                           f"same inputs: {ratio:.1f}x slower, the limit is {limit:g}x "

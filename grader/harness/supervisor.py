@@ -28,11 +28,31 @@ from grader.errors import GraderError, SubmissionError
 from grader.harness.working_copy import declared_copy, note_ignored, overlay_provided
 from grader.intake.expected_files import require_files
 from grader.intake.notebook import unpack_with_notebook
-from grader.results.scoring import build_results, parse_events, read_events
-from grader.sandbox import cgroups
-from grader.sandbox.local import default_mode, kill_tree, make_undumpable, trusted_tmp
+from grader.results.scoring import ProblemProgress, build_results, parse_events, read_events
+from grader.sandbox import cgroups, template
+from grader.sandbox.local import (PACKAGE_PARENT, clean_environment, default_mode, kill_tree,
+                                  make_undumpable, trusted_tmp)
 
 HARNESS_GRACE = 30.0  # seconds the harness gets beyond the total timeout before it is killed
+
+
+def preload_harness() -> None:
+    """Import what every forked harness needs (pytest, NumPy, the plugin, the bridge, the
+    bench) once, in a process that forks one harness per submission (a batch's or the demo's
+    pool worker): each harness is still a fresh fork that runs pytest once, it just no longer
+    imports it. In jail mode also the template the workers are forked from
+    (``grader.sandbox.template``): a fresh fork per worker, never one that ran student code."""
+    import importlib
+
+    import numpy  # noqa: F401
+    import pytest  # noqa: F401
+    from _pytest.config import default_plugins
+
+    from grader.harness import __main__, plugin  # noqa: F401
+    for name in default_plugins:  # what each pytest.main would import again (~0.1 s)
+        importlib.import_module(f"_pytest.{name}")
+    if default_mode() == "jail":  # and the workers' template: a fork per worker
+        template.start(sys.executable, PACKAGE_PARENT, clean_environment())
 
 
 def _harness_child(job: dict, log_path: Path) -> None:
@@ -54,9 +74,13 @@ def _harness_child(job: dict, log_path: Path) -> None:
     os._exit(code)
 
 
-def fork_harness(job: dict, log_path: Path, *, timeout: float) -> int | None:
+POLL_EVERY = 0.1  # seconds between looks at the events while the harness runs (progress)
+
+
+def fork_harness(job: dict, log_path: Path, *, timeout: float, while_running=None) -> int | None:
     """Run the harness in a forked child (no interpreter start-up, a clean pytest each time);
-    return its exit code, or None when it ran past ``timeout`` and was killed."""
+    return its exit code, or None when it ran past ``timeout`` and was killed.
+    ``while_running`` (no arguments) is called every ``POLL_EVERY`` seconds until it ends."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -80,6 +104,9 @@ def fork_harness(job: dict, log_path: Path, *, timeout: float) -> int | None:
             kill_tree(pid)
             os.waitpid(pid, 0)
             break
+        if while_running is not None:
+            while_running()
+            remaining = min(remaining, POLL_EVERY)
         if pidfd is not None:
             select.select([pidfd], [], [], remaining)
         else:
@@ -89,9 +116,29 @@ def fork_harness(job: dict, log_path: Path, *, timeout: float) -> int | None:
     return code
 
 
+class _EventsWatcher:
+    """Reads the harness's events file as it grows (at its own offsets: the harness shares the
+    file's position) and tells ``progress`` of each problem that finished."""
+
+    def __init__(self, fd: int, progress):
+        self.fd, self.progress, self.offset = fd, progress, 0
+        self.problems = ProblemProgress()
+
+    def __call__(self) -> None:
+        while True:
+            chunk = os.pread(self.fd, 1 << 20, self.offset)
+            if not chunk:
+                break
+            self.offset += len(chunk)
+            for finished in self.problems.feed(chunk):
+                self.progress(finished)
+
+
 def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, reference_dir=None,
-                check_points=True, only=None, harness_dir=None, uids=None) -> dict:
+                check_points=True, only=None, harness_dir=None, uids=None,
+                progress=None) -> dict:
     """Run the trusted harness in its own process on a prepared working copy; return results.
+    ``progress``: called with each problem's result as it finishes (``ProblemProgress``).
 
     The harness is a forked child so that each grading run starts from a clean pytest and a
     clean module cache without paying for a new interpreter; it starts the sandboxed worker
@@ -132,8 +179,11 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
             make_undumpable()  # nor can it reach the file through /proc/<pid>/fd
         (job_dir / "job.json").write_text(json.dumps(job))
         missing_kind, reason = "infrastructure", "the grader stopped before this test ran"
+        watcher = _EventsWatcher(events.fileno(), progress) if progress and events else None
         code = fork_harness(job, job_dir / "harness.log",
-                            timeout=limits.total_timeout + HARNESS_GRACE)
+                            timeout=limits.total_timeout + HARNESS_GRACE, while_running=watcher)
+        if watcher is not None:
+            watcher()  # what the harness wrote last
         failed = code != 0
         if code is None:
             failed, missing_kind = True, "timeout"
@@ -189,7 +239,8 @@ def _say_how_jobs_share_the_cpu() -> None:
         print(f"grader: note: {cgroups.describe()}", file=sys.stderr)
 
 
-def grade_local(spec, submission: Path, *, only=None, harness_dir=None, uids=None) -> dict:
+def grade_local(spec, submission: Path, *, only=None, harness_dir=None, uids=None,
+                progress=None) -> dict:
     """Grade one submission with the local sandbox: private copy of the assignment's files
     only, harness, results. ``uids``: the (student, reference) worker uids, when the caller
     leased them (the docker backend's host); else the sandbox leases its own."""
@@ -206,13 +257,13 @@ def grade_local(spec, submission: Path, *, only=None, harness_dir=None, uids=Non
         results = run_harness(spec, test_dirs=[spec.public_tests, spec.hidden_tests],
                               hidden_dirs=[spec.hidden_tests], workdir=work,
                               reference_dir=spec.root, only=only, harness_dir=harness_dir,
-                              uids=uids)
+                              uids=uids, progress=progress)
         return note_ignored(results, ignored, spec.provided)
     finally:
         shutil.rmtree(jobs, ignore_errors=True)
 
 
-def check_folder(spec, folder: Path, *, tests: Path, provided_from: Path) -> dict:
+def check_folder(spec, folder: Path, *, tests: Path, provided_from: Path, progress=None) -> dict:
     """The public ``tests`` on a copy of the student's files in ``folder`` (the tests and
     everything else of the folder stay out of the worker's reach)."""
     jobs = Path(tempfile.mkdtemp(prefix="grader-check-"))
@@ -225,19 +276,21 @@ def check_folder(spec, folder: Path, *, tests: Path, provided_from: Path) -> dic
             if (folder / name).is_file():
                 shutil.copy2(folder / name, work / name)
         overlay_provided(spec, provided_from, work)
-        return run_harness(spec, test_dirs=[tests], workdir=work, check_points=False)
+        return run_harness(spec, test_dirs=[tests], workdir=work, check_points=False,
+                           progress=progress)
     finally:
         shutil.rmtree(jobs, ignore_errors=True)
 
 
 def grade_submission(spec, submission: Path, *, backend: str = "local", image=None,
-                     cpus: float | None = None, only=None) -> dict:
+                     cpus: float | None = None, only=None, progress=None) -> dict:
     """Grade with ``backend``: ``local`` (the harness forked here, the worker in the local
-    sandbox) or ``docker`` (one hardened container from the autograder ``image``)."""
+    sandbox) or ``docker`` (one hardened container from the autograder ``image``).
+    ``progress`` (local only) hears of each problem as it finishes."""
     if backend == "docker":
         from grader.sandbox.docker import grade_in_container
         return grade_in_container(spec, Path(submission), image=image, only=only,
                                   cpus=cpus or min(2, os.cpu_count() or 1))
     if backend == "local":
-        return grade_local(spec, Path(submission), only=only)
+        return grade_local(spec, Path(submission), only=only, progress=progress)
     raise GraderError(f"unknown backend {backend!r} (use local or docker)")

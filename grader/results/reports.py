@@ -108,6 +108,16 @@ def _summary_tail(results: dict) -> str:
     return ""
 
 
+def problem_line(finished: dict) -> str:
+    """One problem as it finishes (``scoring.ProblemProgress``), for a terminal."""
+    failed = finished["failed"]
+    tests = finished["tests"]
+    how = (f"{failed} of {tests} tests failed" if failed else
+           "its test passed" if tests == 1 else f"all {tests} tests passed")
+    return (f"  {visible(str(finished['problem'])):<22} {finished['score']:>5g} / "
+            f"{finished['max_score']:<5g} {how}")
+
+
 def grade_summary(results: dict) -> str:
     """For TAs: one block per submission."""
     lines = [f"{visible(results.get('submission', 'submission'))}: {results['score']:g} / "

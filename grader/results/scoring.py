@@ -45,6 +45,46 @@ def parse_events(text: str) -> tuple[list[dict] | None, list[str], dict[str, dic
     return expected, errors, results
 
 
+class ProblemProgress:
+    """Per-problem results as the events come in (``grader grade``/``check`` on a terminal):
+    ``feed`` it the events file's bytes as they are written (any chunks); it returns the
+    problems that finished since the last call, each ``{"problem", "score", "max_score",
+    "tests", "failed"}``, a problem finishing when each of its collected tests has a result."""
+
+    def __init__(self):
+        self._pending = b""  # the start of a line still being written
+        self._expected, self._done, self._reported = None, {}, set()
+
+    def feed(self, data: bytes) -> list[dict]:
+        lines, _, self._pending = (self._pending + data).rpartition(b"\n")
+        expected, _, results = parse_events(lines.decode("utf-8", "replace"))
+        if self._expected is None and expected is not None:
+            self._expected = expected
+        for test_id, result in results.items():
+            self._done.setdefault(test_id, result)  # the first result counts (parse_events)
+        return self._finished() if self._expected is not None else []
+
+    def _finished(self) -> list[dict]:
+        by_problem: dict[str, list[dict]] = {}
+        for meta in self._expected:
+            by_problem.setdefault(meta["problem"], []).append(meta)
+        finished = []
+        for problem, metas in by_problem.items():
+            if problem in self._reported or any(m["id"] not in self._done for m in metas):
+                continue
+            self._reported.add(problem)
+            passed = [m for m in metas if _passed(self._done[m["id"]])]
+            finished.append({"problem": problem, "tests": len(metas),
+                             "failed": len(metas) - len(passed),
+                             "score": float(sum(m["points"] for m in passed)),
+                             "max_score": float(sum(m["points"] for m in metas))})
+        return finished
+
+
+def _passed(result: dict) -> bool:
+    return result.get("outcome") == "passed" and result.get("kind") == "passed"
+
+
 def _test_output(meta: dict, result: dict) -> str:
     """What the student sees. Hidden tests: only the kind and the instructor's hint."""
     kind = result["kind"]
@@ -82,7 +122,7 @@ def build_results(assignment, expected, suite_errors, results, *, execution_time
         if result is None:
             result = {"outcome": "failed", "kind": missing_kind,
                       "message": missing_reason or "this test did not run"}
-        passed = result["outcome"] == "passed" and result.get("kind") == "passed"
+        passed = _passed(result)
         kind = "passed" if passed else (result.get("kind") if result.get("kind") in KINDS
                                         and result.get("kind") != "passed" else "error")
         entry = {

@@ -290,10 +290,16 @@ class OutputCapture:
 
 
 _LIVE_WORKERS: set[int] = set()  # pids of the workers this process runs right now
+HELPERS: set[int] = set()  # children of ours that are nobody's orphans (the worker template)
+# The worker template of this process, if it started one (``sandbox/template.py`` puts it
+# here; forked harnesses inherit it).
+WORKER_TEMPLATES: list = []
 
 
 class WorkerProcess:
-    """One running worker: its pipes, its output, and how to kill it and everything it started."""
+    """One running worker: its pipes, its output, and how to kill it and everything it started.
+    ``proc`` is our ``Popen``, or a ``template.WorkerChild`` (a worker the template forked: not
+    our child; its keeper reports how it ended)."""
 
     def __init__(self, proc, to_worker, from_worker, output, *, student_dir, uid=None):
         self.proc, self.to_worker, self.from_worker = proc, to_worker, from_worker
@@ -332,7 +338,7 @@ class WorkerProcess:
         # workers are our children too (the bench's reference worker): they are not orphans.
         for _ in range(50):
             orphans = [p for p in _children_of(os.getpid())
-                       if p != self.proc.pid and p not in _LIVE_WORKERS]
+                       if p != self.proc.pid and p not in _LIVE_WORKERS and p not in HELPERS]
             if not orphans:
                 break
             for p in orphans:
@@ -423,6 +429,12 @@ class LocalSandbox:
                     "keep_fds": [req_r, rep_w],
                     "devices": self.gpu.device_files() if self.gpu else [],
                     "library_dirs": self.gpu.library_dirs() if self.gpu else []}
+            forked = self._from_template(spec, [req_r, rep_w, out_w])
+            if forked is not None:
+                for fd in (req_r, rep_w, out_w):
+                    os.close(fd)
+                return WorkerProcess(forked, req_w, rep_r, OutputCapture(out_r, self.output_cap),
+                                     student_dir="/submission", uid=self._lease.uid)
             argv = ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork",
                     "--kill-child", "--mount-proc", sys.executable, "-I", "-c",
                     "import sys; sys.path.insert(0, %r); from grader.sandbox.jail import main; main()"
@@ -459,6 +471,18 @@ class LocalSandbox:
         return WorkerProcess(proc, req_w, rep_r, OutputCapture(out_r, self.output_cap),
                              student_dir="/submission" if self.mode == "jail" else str(self.workdir),
                              uid=self._lease.uid if self._lease else None)
+
+    def _from_template(self, spec: dict, fds: list[int]):
+        """A worker forked by this process's template (``grader.sandbox.template``: a batch
+        starts one per pool worker), or None: then it is started here."""
+        # The template forks CPU workers of the default entry point only: a GPU worker's
+        # devices, libraries and memory cgroup, or another entry, start the usual way.
+        if not WORKER_TEMPLATES or self.gpu is not None or self.extra_env \
+                or self.entry != "grader.untrusted.worker":
+            return None
+        forked = WORKER_TEMPLATES[0]
+        cgroups_dirs = [str(d) for d in self._cgroup.dirs] if self._cgroup is not None else []
+        return forked.spawn({**spec, "cgroups": cgroups_dirs}, fds)
 
     def close(self) -> None:
         if self._lease:

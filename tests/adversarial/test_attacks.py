@@ -25,6 +25,7 @@ them in plain mode as well, to document what plain mode does not prevent.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -40,6 +41,7 @@ import pytest
 
 from grader.api import grade
 from grader.sandbox.local import jail_available
+from tests.conftest import worker_template
 
 HERE = Path(__file__).resolve().parent
 SUBMISSIONS = HERE / "submissions"
@@ -51,6 +53,10 @@ REFERENCE = REPO / "solutions" / ASSIGNMENT / "graph.py"
 IS_ROOT = os.geteuid() == 0
 JAIL = jail_available()
 PROBLEMS = ("mulnode", "addnode", "mynetwork", "numerical_gradient")
+TEMPLATE = "jail-template"
+# Each attack in this machine's default mode, and (as root) with its workers forked from a
+# template, as a batch starts them (grader/sandbox/template.py).
+WAYS = [None, TEMPLATE] if JAIL else [None]
 
 pytestmark = pytest.mark.skipif(not (REPO / "solutions" / ASSIGNMENT / "assignment.yaml").is_file(),
                                 reason="the hw1_graph assignment is missing")
@@ -224,13 +230,15 @@ def _run(name: str, source: Path, base: Path, mode: str | None) -> Graded:
     (submission / "adv_token.txt").write_text(token + "\n")
     embed_token(submission, token)
     out_dir = base / "out"
-    env = {"GRADER_SANDBOX_MODE": mode} if mode else {}
+    template = mode == TEMPLATE  # jail mode, the workers forked from a template (a batch's way)
+    env = {"GRADER_SANDBOX_MODE": "jail" if template else mode} if mode else {}
     time.sleep(0.02)  # mtimes before this instant are the test's own files
     since = time.time()
     start = time.monotonic()
     results = error = None
-    with mock.patch.dict(os.environ, env):  # no mode: this machine's default (see JAIL)
-        try:
+    with mock.patch.dict(os.environ, env), \
+            (worker_template() if template else contextlib.nullcontext()):
+        try:  # no mode: this machine's default (see JAIL)
             results = grade(submission, assignment=ASSIGNMENT, output=out_dir)
         except BaseException as e:  # the grader must not raise for any submission
             error = e
@@ -277,9 +285,10 @@ def baseline(graded) -> Graded:
 
 # --- the invariants, for every attack ----------------------------------------------------------
 
+@pytest.mark.parametrize("way", WAYS, ids=lambda w: w or "default")
 @pytest.mark.parametrize("name", attack_params())
-def test_grader_survives(name, graded, baseline):
-    result = graded(name)
+def test_grader_survives(name, way, graded, baseline):
+    result = graded(name, way)
     assert result.error is None, f"grade() raised {result.error!r}"
     res = result.results
     assert res["status"] == "ok", res["output"]
@@ -290,9 +299,10 @@ def test_grader_survives(name, graded, baseline):
     assert json.loads((result.out_dir / "results.json").read_text()) == res
 
 
+@pytest.mark.parametrize("way", WAYS, ids=lambda w: w or "default")
 @pytest.mark.parametrize("name", attack_params())
-def test_attack_gains_nothing(name, graded, baseline):
-    attack, result = ATTACKS[name], graded(name)
+def test_attack_gains_nothing(name, way, graded, baseline):
+    attack, result = ATTACKS[name], graded(name, way)
     assert result.error is None
     res = result.results
     seen_kinds = set()
@@ -321,14 +331,16 @@ def test_attack_gains_nothing(name, graded, baseline):
         assert res["score"] == baseline.results["score"]
 
 
+@pytest.mark.parametrize("way", WAYS, ids=lambda w: w or "default")
 @pytest.mark.parametrize("name", attack_params())
-def test_no_process_survives(name, graded):
-    assert graded(name).survivors == []
+def test_no_process_survives(name, way, graded):
+    assert graded(name, way).survivors == []
 
 
+@pytest.mark.parametrize("way", WAYS, ids=lambda w: w or "default")
 @pytest.mark.parametrize("name", attack_params())
-def test_nothing_written_outside_the_job(name, graded):
-    result = graded(name)
+def test_nothing_written_outside_the_job(name, way, graded):
+    result = graded(name, way)
     assert result.written == []
     # the submission folder that was graded is untouched (the grader works on a private copy)
     assert sorted(p.name for p in result.submission.iterdir()) == sorted(

@@ -24,6 +24,7 @@ import pytest
 
 from grader.api import grade
 from grader.sandbox.local import jail_available
+from tests.conftest import worker_template
 
 HERE = Path(__file__).resolve().parent
 SNIPPETS = HERE / "owning"
@@ -48,14 +49,20 @@ def docker_ready():
     return backend
 
 
-BACKENDS = ["local", "docker"]
+# "local-template": the local backend with its workers forked from a template (jail mode, as
+# a batch starts them: grader/sandbox/template.py).
+BACKENDS = ["local", "local-template", "docker"] if JAIL else ["local", "docker"]
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     if request.param == "docker":
         request.getfixturevalue("docker_ready")
-    return request.param
+    if request.param == "local-template":
+        with worker_template():
+            yield "local"
+        return
+    yield request.param
 
 
 # --- building and grading an attacked submission ------------------------------------------------
