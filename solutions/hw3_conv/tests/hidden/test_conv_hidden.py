@@ -244,8 +244,11 @@ def test_backward_does_not_modify_d_out(student, rng):
 # (the bench's ratios are a little compressed: each timed call includes one round trip.)
 # With N=8 each pixel carries much work, so even the leanest loop over output pixels (one
 # matmul per pixel) is within 5x: limit 6x there, which only plainly unvectorized code misses.
-# With N=2 the loop itself is the cost: forward limit 3x (max_speed_ratio), backward 3.5x, and
-# every loop over output pixels fails while every vectorized solution passes.
+# With N=2 the loop itself is the cost: forward limit 2.5x, backward 3.5x, and every loop over
+# output pixels fails while every vectorized solution passes. Since a timed call's inputs and
+# result travel in shared memory (and each worker has one BLAS thread) the bench measures the
+# leanest pixel loop at 3.0-3.3x forward, the kernel-offset im2col at 0.7-1.7x (idle and
+# loaded, benchmarks/bench_discrimination.py): 2.5x, not 3x, keeps a margin on both sides.
 SPEED_X = (8, 16, 32, 32)
 SPEED_W = (32, 16, 3, 3)
 SPEED_OUT = (8, 32, 32, 32)
@@ -282,7 +285,7 @@ SMALL_OUT = (2, 32, 32, 32)
 def test_forward_speed_small_batch(bench):
     """conv2d_forward on a batch of 2 (C=16, 32x32, F=32, 3x3) must not loop over output pixels in Python."""
     bench.compare("conv2d_forward", Random(SMALL_X), Random(SPEED_W, scale=0.1),
-                  Random((SPEED_W[0],)), stride=1, padding=1, index=0)
+                  Random((SPEED_W[0],)), stride=1, padding=1, index=0, limit=2.5)
 
 
 @pytest.mark.problem("conv_speed")
