@@ -46,6 +46,7 @@ from grader.results import reports
 from grader.results.gradebook import (OutOfSpace, read_record, record_dir, summarize,
                                       write_gradebook, write_record)
 from grader.results.outputs import prepare_folder
+from grader.results.scoring import write_text_atomic
 from grader.results.pages.build import write_pages
 
 ENGINE_RETRIES = 3  # times one student is regraded after the engine went away under it
@@ -295,7 +296,7 @@ def _write_outputs(out: Path, spec, students, *, similarity: bool = False) -> di
     try:
         rows = write_gradebook(out, spec, students)
         summary = summarize(out, spec, students)
-        _write_atomic(out / "summary.txt", reports.batch_summary(summary).encode())
+        write_text_atomic(out / "summary.txt", reports.batch_summary(summary))
         summary["picture"] = reports.batch_picture(out, spec, rows)
         if similarity and rows:
             from grader.similarity.run import similarity as rank_similar
@@ -310,14 +311,4 @@ def _write_outputs(out: Path, spec, students, *, similarity: bool = False) -> di
     return summary
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 

@@ -97,8 +97,10 @@ def build_root(spec, root):
     _mount(None, root, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def main():
-    spec = json.loads(sys.argv[1])
+def enter(spec: dict) -> None:
+    """Become the jailed worker: the jail's root built and entered, the worker's uid with no
+    groups, no-new-privs, its rlimits. Used by ``main`` (then exec) and by a template-forked
+    worker (``sandbox/template.py``), so that both confine the worker the same way."""
     root = spec["root"]  # an empty folder the sandbox made, and removes (LocalSandbox.close)
     build_root(spec, root)
     os.chroot(root)
@@ -109,6 +111,11 @@ def main():
     os.setresuid(uid, uid, uid)
     no_new_privs()
     set_limits(WorkerLimits(**spec["limits"]))
+
+
+def main():
+    spec = json.loads(sys.argv[1])
+    enter(spec)
     argv = spec["argv"]
     os.execve(argv[0], argv, spec["env"])
 

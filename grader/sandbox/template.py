@@ -290,16 +290,7 @@ def _worker(spec: dict, fds: list[int]) -> None:
         os.dup2(output_fd, 2)
         os.close(output_fd)
         from grader.sandbox import jail
-        from grader.sandbox.local import WorkerLimits, no_new_privs, set_limits
-        jail.build_root(spec, spec["root"])
-        os.chroot(spec["root"])
-        os.chdir("/submission")
-        uid = spec["uid"]
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
-        no_new_privs()
-        set_limits(WorkerLimits(**spec["limits"]))
+        jail.enter(spec)
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from grader.course.config import find_assignment
 from grader.errors import GraderError
 from grader.results.pages import figures, model
 from grader.results.pages.records import StudentRecord, batch_records, student_html
+from grader.results.scoring import write_text_atomic
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATUS_LABELS = {"ok": "graded", "submission_error": "submission error",
@@ -95,17 +94,6 @@ def _figures(view: dict) -> dict:
     return drawn
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
 
 def write_pages(out, spec=None) -> Path:
     """(Re)build every student's feedback page and the dashboard from the records stored in
@@ -124,7 +112,7 @@ def write_pages(out, spec=None) -> Path:
                               f"({', '.join(ids)}); a batch's folder holds one")
         spec = find_assignment(ids[0])
     for record in records:
-        _write_atomic(record.folder / "feedback.html", student_page(record, spec))
+        write_text_atomic(record.folder / "feedback.html", student_page(record, spec))
     index = out / "index.html"
-    _write_atomic(index, dashboard(records, spec, out))
+    write_text_atomic(index, dashboard(records, spec, out))
     return index
