@@ -286,6 +286,84 @@ def test_shared_memory_over_48_kib_is_refused_in_the_simulator():
     assert "LaunchError" in out and "65536 bytes" in out, out
 
 
+BARRIERS = """
+    import threading
+    import numpy as np
+    from numba import cuda, float64
+
+    @cuda.jit
+    def k(a, out, counts, os_threads):
+        s = cuda.shared.array(64, float64)
+        i = cuda.threadIdx.x
+        if i >= a.shape[0]:
+            return  # an early return: the others' barriers must not wait for it
+        s[i] = a[i]
+        cuda.syncthreads()
+        out[i] = s[(i + 1) % a.shape[0]]  # a neighbour's value: right only after the barrier
+        counts[i] = cuda.syncthreads_count(i % 2 == 0)
+        os_threads[i] = threading.active_count()
+
+    a = np.arange(50.0)
+    out, counts, threads = np.zeros(50), np.zeros(50), np.zeros(50)
+    k[1, 64](a, out, counts, threads)
+    print((out == np.roll(a, -1)).all(), set(counts.tolist()), int(threads.max()))
+"""
+
+
+def test_a_block_runs_as_greenlets_with_the_simulators_barrier_rules():
+    # Each thread sees its neighbour's value (the barrier held), an early return does not
+    # hang the others, syncthreads_count counts the live threads, and no OS thread was started
+    # (the simulator's own run starts one per CUDA thread: 65 here).
+    assert run_simulated(BARRIERS).stdout.split() == ["True", "{25.0}", "1"]
+    threaded = run_simulated(BARRIERS, prepare=False).stdout.split()
+    assert threaded[:2] == ["True", "{25.0}"] and int(threaded[2]) > 50
+
+
+def test_a_thread_that_raises_is_named_and_stops_the_launch():
+    out = run_simulated("""
+        import numpy as np
+        from numba import cuda
+
+        @cuda.jit
+        def k(out):
+            i = cuda.threadIdx.x
+            cuda.syncthreads()
+            if i == 3:
+                raise ValueError("bad thread")
+            out[i] = 1.0
+
+        try:
+            k[2, 8](np.zeros(8))
+        except ValueError as e:
+            print("raised:", e)
+    """)
+    assert "raised: tid=[3, 0, 0] ctaid=[0, 0, 0]: bad thread" in out.stdout, out.stderr
+
+
+def test_a_missing_barrier_shows_on_every_run():
+    # Without cuda.syncthreads() thread 0 reads its neighbour's slot before it was written: the
+    # shared array's NaN shows, every time (threads run in order up to a barrier).
+    code = """
+        import numpy as np
+        from numba import cuda, float64
+
+        @cuda.jit
+        def k(out):
+            s = cuda.shared.array(32, float64)
+            i = cuda.threadIdx.x
+            s[i] = i
+            out[i] = s[(i + 1) % 32]
+
+        runs = []
+        for _ in range(5):
+            out = np.zeros(32)
+            k[1, 32](out)
+            runs.append(bool(np.isnan(out[0])))
+        print(runs)
+    """
+    assert run_simulated(code).stdout.strip() == "[True, True, True, True, True]"
+
+
 def test_check_launch_accepts_the_largest_legal_block():
     cudasim.check_launch((2**31 - 1, 65535, 65535), (1024, 1, 1))
     cudasim.check_launch((1, 1, 1), (32, 32, 1))

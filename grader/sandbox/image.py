@@ -28,8 +28,10 @@ DEFAULT_TAG = "nn-grader/autograder:latest"
 DEFAULT_GPU_TAG = "nn-grader/autograder-gpu:latest"
 DEFAULT_BASE = "python:3.11-slim"
 RUNTIME_PACKAGES = ("numpy", "pytest", "pyyaml", "msgpack")
-# The CUDA problems: the simulator needs the first two, the compile check the last two.
-CUDA_PACKAGES = ("numba-cuda", "nvidia-cuda-runtime", "nvidia-nvvm", "nvidia-cuda-nvrtc")
+# The CUDA problems: the simulator needs the first three (greenlet: its threads as greenlets),
+# the compile check the last two.
+CUDA_PACKAGES = ("numba-cuda", "nvidia-cuda-runtime", "greenlet", "nvidia-nvvm",
+                 "nvidia-cuda-nvrtc")
 GPU_PACKAGES = ("cupy-cuda13x",)  # the cuBLAS baseline, on a GPU only
 WHEEL_CACHE = Path.home() / ".cache" / "nn-grader" / "wheelhouse"
 ASSIGNMENTS_LABEL = "nn-grader.assignments"  # {id: digest} of the assignments in the image
