@@ -183,8 +183,9 @@ def demo(*, assignments: tuple[str, ...] | None = None, out=None, jobs: int = 2,
         work += [(assignment, sub) for sub in sorted(folder.iterdir()) if sub.is_dir()]
     graded = {}
     context = multiprocessing.get_context("fork")
+    cuda = any(config_mod.find_assignment(a).cuda.files for a in assignments)
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                                initializer=preload_harness) as pool:
+                                initializer=preload_harness, initargs=(cuda,)) as pool:
         futures = {pool.submit(grade, sub, assignment=assignment,
                                out=Path(out) / assignment / sub.name if out else None):
                    (assignment, sub.name) for assignment, sub in work}

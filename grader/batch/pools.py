@@ -20,12 +20,15 @@ from grader.errors import GraderError
 from grader.harness.supervisor import preload_harness
 
 
-def make_pool(backend: str, jobs: int, scheduler: str | None, assignment: str, image):
+def make_pool(backend: str, jobs: int, scheduler: str | None, assignment: str, image, *,
+              cuda: bool = False):
+    """``cuda``: the assignment has CUDA problems (a process pool's workers then start the
+    CUDA templates as well)."""
     if scheduler:
         return DaskPool(scheduler, jobs, assignment, backend, image)
     if backend == "docker":
         return ThreadPool(jobs, assignment, backend, image)
-    return ProcessPool(jobs, assignment, backend, image)
+    return ProcessPool(jobs, assignment, backend, image, cuda=cuda)
 
 
 class _Pool:
@@ -51,13 +54,15 @@ class _Pool:
 
 
 class ProcessPool(_Pool):
-    def __init__(self, jobs, assignment, backend, image):
+    def __init__(self, jobs, assignment, backend, image, *, cuda: bool = False):
         super().__init__(jobs, assignment, backend, image)
+        self.cuda = cuda
         self._executor = self._new()
 
     def _new(self):
         import multiprocessing
         return cf.ProcessPoolExecutor(max_workers=self.size, initializer=_pool_worker_init,
+                                      initargs=(self.cuda,),
                                       mp_context=multiprocessing.get_context("fork"))
 
     def submit(self, s):
@@ -79,11 +84,11 @@ class ProcessPool(_Pool):
         self._executor.shutdown(wait=not getattr(self, "_killed", False), cancel_futures=True)
 
 
-def _pool_worker_init() -> None:
+def _pool_worker_init(cuda: bool = False) -> None:
     """A pool worker grades one submission after another, each in a harness forked from it:
     it dies with the batch (``worker_init``) and imports the harness's modules once."""
     worker_init()
-    preload_harness()
+    preload_harness(cuda)
 
 
 class ThreadPool(_Pool):

@@ -70,7 +70,7 @@ def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: in
     out = prepare_folder(out)
     if backend == "docker" and not scheduler:
         _check_docker(spec, image)
-    pool = make_pool(backend, jobs, scheduler, spec.id, image)
+    pool = make_pool(backend, jobs, scheduler, spec.id, image, cuda=bool(spec.cuda.files))
     try:
         with tempfile.TemporaryDirectory(prefix="grader-batch-") as scratch:
             students = discover(Path(submissions), spec.id, Path(scratch), exclude=[out])

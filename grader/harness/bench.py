@@ -14,9 +14,9 @@
   verifies all of it against the reference's result for the same inputs, every call: a fast
   wrong answer, or a result finished later by a background thread, fails.
 - Student and reference calls are interleaved; each repetition lasts about ``min_time`` (wall
-  time, setup and checks included); the minimum per call over all repetitions is compared. A
-  student call far beyond the limit stops the measurement early, so a hopeless loop costs
-  seconds, not minutes.
+  time, setup and checks included), the first being the few calls that size the others; the
+  minimum per call over all repetitions is compared. A student call far beyond the limit stops
+  the measurement early, so a hopeless loop costs seconds, not minutes.
 - Sequential decisions (``_decide_early``): after each repetition from the second on, the
   verdict is given at once when it is clear with margin: pass when an upper bound of the ratio
   is under ``limit / MARGIN``, fail when a lower bound is over ``MARGIN * limit``. The bounds
@@ -247,12 +247,14 @@ class Bench:
         if t_stu > 3 * limit * t_ref:  # hopeless: no noise explains this; do not wait longer
             return self._verdict(name, t_stu, t_ref, limit, self._how_decided(rounds, calls[0]))
         cap = max(2.0, 20 * limit * t_ref)
-        # Each repetition lasts about min_time of wall time (both calls, setup and checks).
+        # Each repetition lasts about min_time of wall time (both calls, setup and checks). The
+        # scale's calls, interleaved and timed the same way, are the first one.
         number = max(1, min(1000, math.ceil(min_time / max(pair_wall, 1e-6))))
+        first = _Round(student=[t_stu], reference=[t_ref])
         while True:
-            measured = _Round()
+            measured, first = first or _Round(), None
             rounds.append(measured)
-            for _ in range(reps):
+            while len(measured.student) < reps:
                 times = [pair(student_timeout=cap) for _ in range(number)]
                 measured.student.append(min(s for s, _ in times))
                 measured.reference.append(min(r for _, r in times))

@@ -31,9 +31,9 @@ import pytest
 
 from grader.gpu import ptx as ptx_mod
 from grader.sandbox.local import LocalSandbox, WorkerLimits, job_scratch
+from grader.sandbox.worker_kinds import COMPILE_TARGET_VAR, SIMULATOR_ENV
 from grader.wire.bridge import StudentError, StudentModules, WorkerSession, WorkerUnavailable
 
-SIMULATOR_ENV = {"NUMBA_ENABLE_CUDASIM": "1", "MALLOC_ARENA_MAX": "2"}
 MAX_SOURCE_BYTES = 1 << 20
 # RLIMIT_NPROC counts threads, and the simulator runs each CUDA thread of a block as one: a
 # block of the largest size a GPU allows, and some to spare.
@@ -124,6 +124,8 @@ class CudaSupport:
         self._cleanup: list = []
         self._student: WorkerSession | None = None
         self._reference: WorkerSession | None = None
+        self._compiler: WorkerSession | None = None  # the compile check, one per submission
+        self._compile_dir: Path | None = None
         # Read before any student code has run (``snapshot_sources``): the compile check must
         # see the files as submitted, not as a student's import may have rewritten them.
         if job.get("workdir") and not cuda.get("snapshot"):
@@ -161,13 +163,17 @@ class CudaSupport:
         return self.gpu if self.gpu is not None and not getattr(self.gpu, "simulated", False) \
             else None
 
-    def _session(self, workdir: Path, modules: list[str], **kw) -> WorkerSession:
+    def _session(self, workdir: Path, modules: list[str], *, own_output: bool = True,
+                 **kw) -> WorkerSession:
+        """A worker session; ``own_output``: what it prints is the student's (shown with the
+        test's output), which the compile check's is not."""
         _require_numba()
         sandbox = LocalSandbox(workdir, self._limits(),
                                output_cap=self.job["limits"]["output_kb"] * 1024, **kw)
         session = WorkerSession(sandbox, modules, call_timeout=self.job["limits"]["call_timeout"],
                                 load_timeout=60)
-        self._sessions.append(session)
+        if own_output:
+            self._sessions.append(session)
         self._cleanup.append(sandbox.close)
         return session
 
@@ -198,6 +204,35 @@ class CudaSupport:
                                             gpu=self._device())
         return self._reference
 
+    def compiler_session(self) -> WorkerSession:
+        """The compile check's process (``grader.gpu.compile_check``): one for the submission's
+        compiles, in an empty folder of its own. It never runs student code, so it may serve
+        all of them; it holds a few hundred MB while it lives, and closes with the grading."""
+        if self._compiler is None:
+            empty = Path(tempfile.mkdtemp(prefix="grader-compile-", dir=job_scratch()))
+            self._cleanup.append(lambda: shutil.rmtree(empty, ignore_errors=True))
+            self._compiler = self._session(
+                empty, [], own_output=False, entry="grader.gpu.compile_check",
+                env={COMPILE_TARGET_VAR: "%d.%d" % self.cc})
+        return self._compiler
+
+    def prestart(self, fixtures: set[str]) -> None:
+        """Start, while the other tests run, the processes these tests will use: numba-cuda's
+        import takes each about half a second, and the compile check's first compile (its
+        compiler's set-up) as much again. No student code runs until a test's first call."""
+        wanted = []
+        if "cuda_build" in fixtures and self.present:
+            wanted.append(self.compiler_session)
+        if {"student_cuda", "gpu_bench"} & fixtures and self._copy is not None and self.present:
+            wanted.append(self.student_session)
+        if "gpu_bench" in fixtures and self._device() is not None and self.job.get("reference_dir"):
+            wanted.append(self.reference_session)
+        for make in wanted:
+            try:
+                make().prestart()
+            except (OSError, WorkerUnavailable):
+                return  # the tests that need it report the problem themselves
+
     def compile(self, module, kernel, signature, launched_by) -> CompiledKernel:
         def result(ok, stage, message, figures=None):
             return CompiledKernel(module, kernel, ok, stage, message, figures, self.cc)
@@ -211,19 +246,14 @@ class CudaSupport:
             source = raw.decode("utf-8")
         except UnicodeDecodeError:
             return result(False, "source", f"{module}.py is not UTF-8 text")
-        _require_numba()
-        empty = Path(tempfile.mkdtemp(prefix="grader-compile-", dir=job_scratch()))
-        session = self._session(empty, [], entry="grader.gpu.compile_check")
+        session = self.compiler_session()
         try:
             report = session.request({"op": "compile", "source": source,
                                       "filename": f"{module}.py", "kernel": kernel,
                                       "signature": signature, "cc": list(self.cc),
                                       "launched_by": launched_by}, timeout=COMPILE_TIMEOUT)
-        finally:  # one process per compile: it holds ~700 MB while it lives
-            session.close()
-            session.sandbox.close()
-            self._sessions.remove(session)  # what numba printed there is not the student's
-            shutil.rmtree(empty, ignore_errors=True)
+        finally:
+            session.take_output()  # what numba printed there is not the student's
         if not isinstance(report, dict) or not isinstance(report.get("ptx"), str):
             raise WorkerUnavailable("the compile check sent an unreadable report")
         figures = ptx_mod.analyze(report["ptx"]) if report.get("ok") else None
@@ -254,6 +284,12 @@ class CudaSupport:
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "gpu(module): needs a GPU; without one the test is "
                                 "not run and its points are pending")
+
+    def pytest_collection_finish(self, session):
+        if session.config.option.collectonly:
+            return
+        self.prestart({name for item in session.items
+                       for name in getattr(item, "fixturenames", ())})
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item):
@@ -287,8 +323,9 @@ class CudaSupport:
         return "".join(s.take_output() for s in self._sessions)
 
     def close(self) -> None:
-        for session in self._sessions:
+        for session in self._sessions + ([self._compiler] if self._compiler else []):
             session.close()
+        self._compiler = None
         for step in reversed(self._cleanup):
             step()
         self._sessions, self._cleanup = [], []

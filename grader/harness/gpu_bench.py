@@ -18,14 +18,16 @@ The ``gpu_bench`` fixture. Like ``bench.py`` it believes no clock of the student
 With ``GRADER_GPU=simulate`` the same steps run on the simulator with the test's ``simulate``
 arguments (tiny shapes), to exercise this code without a GPU; the plugin then reports the test
 as still pending. Without a GPU (``dry``) only the warm-up runs, on those tiny arguments: a
-wrong result fails the test, a right one leaves its points pending.
+wrong result fails the test, a right one leaves its points pending. Its expected result comes
+from ``expect`` when the test gives one (the same computation in NumPy, run here): then no
+reference worker is started on the simulator just for that (half a second of numba import).
 """
 from __future__ import annotations
 
 import secrets
 import statistics
 
-from grader.harness.bench import Bench, TooSlow, _ms, _TooLarge
+from grader.harness.bench import MAX_RESULT_ROOM, Bench, TooSlow, _ms, _TooLarge
 from grader.wire.bridge import StudentError, WorkerTimeout
 
 BASELINES = {"linear_forward_cuda": "cublas_linear"}  # in the course's baselines_cuda.py
@@ -41,9 +43,10 @@ class GpuBench:
         self._bench = Bench(student_session, reference_session, default_limit=default_limit,
                             compare=compare, record=record)
 
-    def compare(self, name: str, *args, simulate=None, limit=None, reps: int = 11,
+    def compare(self, name: str, *args, simulate=None, expect=None, limit=None, reps: int = 11,
                 rtol=1e-9, atol=1e-9, timeout: float = 60.0, **kwargs) -> float:
-        """Median time of the student's ``name`` over the reference's, on fresh inputs."""
+        """Median time of the student's ``name`` over the reference's, on fresh inputs.
+        ``expect(*args, **kwargs)``: the right result of a dry run, computed in the harness."""
         limit = float(limit or self.default_limit)
         if self.simulated:
             args, reps = (simulate if simulate is not None else args), 0 if self.dry else 3
@@ -69,6 +72,13 @@ class GpuBench:
         # The student's files first: one that does not import fails here, before the reference
         # spends a warm-up on the large input.
         self._student.request({"op": "release", "ids": []})
+        if self.dry and expect is not None:
+            inputs = bench._inputs(args, kwargs, secrets.randbits(63))
+            want = expect(*inputs.args, **inputs.kwargs)
+            bench._room = min(max(bench._room, 2 * int(getattr(want, "nbytes", 0))),
+                              MAX_RESULT_ROOM)
+            self._compare(student(inputs)[1], want, name=what, **check)
+            return None
         inputs, _, _ = measured_pair(secrets.randbits(63))  # warm-up, compared in full
         if not reps:  # a dry run: the results, not the times
             return None

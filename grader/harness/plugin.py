@@ -2,9 +2,9 @@
 ``problem``, ``points``, ``visibility`` and ``timeout``; one event per test.
 
 Small hooks, each with one job:
-- ``pytest_collection_modifyitems`` validates markers; ``pytest_collection_finish`` writes the
-  list of expected tests before any student code runs (a test missing from the results later
-  scores zero).
+- ``pytest_collection_modifyitems`` orders the tests (``run_order``) and validates markers;
+  ``pytest_collection_finish`` writes the list of expected tests before any student code runs
+  (a test missing from the results later scores zero).
 - ``pytest_runtest_call`` applies the per-test timeout and the total time budget.
 - ``pytest_runtest_makereport`` turns each outcome into an event with a failure kind.
 
@@ -114,6 +114,7 @@ class GradingPlugin:
             deselected = [i for i in items if getattr(i, "originalname", i.name) not in wanted]
             items[:] = [i for i in items if getattr(i, "originalname", i.name) in wanted]
             config.hook.pytest_deselected(items=deselected)
+        items.sort(key=run_order)
         problems = {p["id"] for p in self.job["problems"]}
         for item in items:
             meta = self._meta(item)
@@ -139,6 +140,9 @@ class GradingPlugin:
             self.errors.append("no tests were collected")
         self._tests_left = len(metas)
         self._emit({"event": "expected", "tests": metas, "errors": self.errors})
+        if self._ref_session is not None and not session.config.option.collectonly and any(
+                "bench" in getattr(item, "fixturenames", ()) for item in session.items):
+            self._ref_session.prestart()  # its interpreter starts while the other tests run
 
     # -- fixtures ---------------------------------------------------------------------------
     @pytest.fixture(scope="session")
@@ -168,7 +172,8 @@ class GradingPlugin:
     def _prepare_reference(self) -> None:
         """The reference worker's own working copy and sandbox, made before any student code
         runs, in the harness's own scratch space (``job_scratch``): nothing the student fills
-        later can make it fail. Its worker starts at the first timing test."""
+        later can make it fail. Its interpreter starts once the tests are collected, if any
+        of them times (``pytest_collection_finish``)."""
         if not (self.job.get("reference_dir") and self.session is not None):
             return
         try:
@@ -251,6 +256,16 @@ class GradingPlugin:
 
 
 _META = pytest.StashKey[dict]()
+CUDA_FIXTURES = {"student_cuda", "cuda_build", "gpu_bench"}
+TIMING_FIXTURES = {"bench", "gpu_bench"}
+
+
+def run_order(item) -> int:
+    """Tests keep their order, in three groups: the rest first, while the CUDA problems'
+    processes start beside them (``CudaSupport.prestart``); then the CUDA tests; the timing
+    tests last, on a machine no longer busy with those start-ups."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return 2 if fixtures & TIMING_FIXTURES else 1 if fixtures & CUDA_FIXTURES else 0
 
 
 def collection_error(report, test_dirs) -> str:

@@ -36,12 +36,13 @@ from grader.sandbox.local import (PACKAGE_PARENT, clean_environment, default_mod
 HARNESS_GRACE = 30.0  # seconds the harness gets beyond the total timeout before it is killed
 
 
-def preload_harness() -> None:
+def preload_harness(cuda: bool = False) -> None:
     """Import what every forked harness needs (pytest, NumPy, the plugin, the bridge, the
     bench) once, in a process that forks one harness per submission (a batch's or the demo's
     pool worker): each harness is still a fresh fork that runs pytest once, it just no longer
-    imports it. In jail mode also the template the workers are forked from
-    (``grader.sandbox.template``): a fresh fork per worker, never one that ran student code."""
+    imports it. In jail mode also the templates the workers are forked from
+    (``grader.sandbox.template``; with ``cuda`` those of the CUDA worker and the compile check
+    too): a fresh fork per worker, never one that ran student code."""
     import importlib
 
     import numpy  # noqa: F401
@@ -52,7 +53,7 @@ def preload_harness() -> None:
     for name in default_plugins:  # what each pytest.main would import again (~0.1 s)
         importlib.import_module(f"_pytest.{name}")
     if default_mode() == "jail":  # and the workers' template: a fork per worker
-        template.start(sys.executable, PACKAGE_PARENT, clean_environment())
+        template.start_for(sys.executable, PACKAGE_PARENT, clean_environment(), cuda=cuda)
 
 
 def _harness_child(job: dict, log_path: Path) -> None:

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox import cgroups
+from grader.sandbox.worker_kinds import kind_for
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # the folder holding grader/
 TRUSTED_TMP_VAR = "GRADER_TRUSTED_TMP"
@@ -291,9 +292,9 @@ class OutputCapture:
 
 _LIVE_WORKERS: set[int] = set()  # pids of the workers this process runs right now
 HELPERS: set[int] = set()  # children of ours that are nobody's orphans (the worker template)
-# The worker template of this process, if it started one (``sandbox/template.py`` puts it
-# here; forked harnesses inherit it).
-WORKER_TEMPLATES: list = []
+# The worker templates of this process, by kind, if it started any (``sandbox/template.py``
+# puts them here; forked harnesses inherit them).
+WORKER_TEMPLATES: dict = {}
 
 
 class WorkerProcess:
@@ -473,16 +474,16 @@ class LocalSandbox:
                              uid=self._lease.uid if self._lease else None)
 
     def _from_template(self, spec: dict, fds: list[int]):
-        """A worker forked by this process's template (``grader.sandbox.template``: a batch
-        starts one per pool worker), or None: then it is started here."""
-        # The template forks CPU workers of the default entry point only: a GPU worker's
-        # devices, libraries and memory cgroup, or another entry, start the usual way.
-        if not WORKER_TEMPLATES or self.gpu is not None or self.extra_env \
-                or self.entry != "grader.untrusted.worker":
+        """A worker forked by this process's template of its kind (``grader.sandbox.template``:
+        a batch starts them per pool worker), or None: then it is started here."""
+        # Templates fork CPU workers only: a GPU worker's devices, libraries and memory cgroup
+        # start the usual way, as does a worker no template's imports agree with.
+        forked = WORKER_TEMPLATES.get(kind_for(self.entry, self.extra_env))
+        if forked is None or self.gpu is not None:
             return None
-        forked = WORKER_TEMPLATES[0]
         cgroups_dirs = [str(d) for d in self._cgroup.dirs] if self._cgroup is not None else []
-        return forked.spawn({**spec, "cgroups": cgroups_dirs}, fds)
+        return forked.spawn({**spec, "cgroups": cgroups_dirs, "entry": self.entry,
+                             "extra_env": self.extra_env}, fds)
 
     def close(self) -> None:
         if self._lease:

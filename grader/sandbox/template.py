@@ -20,6 +20,12 @@ A worker gets no descriptor of the template's, the keeper's socket or any other 
 (all are closed before anything else runs). The template is made non-dumpable, dies with the
 process that started it, and answers nothing but spawn requests. Where it cannot be used
 (not started here, dead, a refused request), ``LocalSandbox`` starts the worker as before.
+
+Three kinds (``KINDS``), each its own template process, since numba reads the simulator's
+switch once, at import: ``worker`` (NumPy and the worker), ``cuda-sim`` (the CUDA problems'
+worker: numba-cuda's simulator imported, half a second a worker) and ``compile`` (the compile
+check, ``grader.gpu.compile_check``: numba-cuda and its compiler set up, a second a
+submission). The last two start only for assignments with CUDA problems (``start_for``).
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ import sys
 import time
 
 from grader.sandbox.local import HELPERS, WORKER_TEMPLATES
+from grader.sandbox.worker_kinds import COMPILE_TARGET_VAR, KINDS, kind_for
 
 PR_SET_PDEATHSIG = 1
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
@@ -43,7 +50,7 @@ MAX_REQUEST = 64 * 1024
 SPAWN_TIMEOUT = 20.0  # seconds a spawn may take before the direct way is used instead
 
 _BOOT = ("import sys; sys.path.insert(0, %r); from grader.sandbox.template import serve; "
-         "serve(int(sys.argv[1]))")
+         "serve(int(sys.argv[1]), sys.argv[2])")
 
 
 # -- the trusted side: whoever starts the template, and the harnesses forked from it ---------
@@ -86,14 +93,14 @@ class WorkerChild:
 class Template:
     """The template process and the control socket to it (inherited by forked harnesses)."""
 
-    def __init__(self, python: str, package_parent: str, env: dict):
+    def __init__(self, python: str, package_parent: str, env: dict, kind: str = "worker"):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._control = ours
+        self._control, self.kind = ours, kind
         self.proc = subprocess.Popen(
-            [python, "-I", "-B", "-c", _BOOT % package_parent, str(theirs.fileno())],
+            [python, "-I", "-B", "-c", _BOOT % package_parent, str(theirs.fileno()), kind],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(theirs.fileno(),), env=env, start_new_session=True,
-            preexec_fn=_die_with_parent)
+            pass_fds=(theirs.fileno(),), env={**env, **KINDS[kind][1]},
+            start_new_session=True, preexec_fn=_die_with_parent)
         theirs.close()
         self.owner = os.getpid()
         HELPERS.add(self.proc.pid)  # not an orphan of a worker: killing workers spares it
@@ -148,33 +155,61 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-_current = WORKER_TEMPLATES  # the template of this process (and of the harnesses it forks)
+_current = WORKER_TEMPLATES  # kind -> this process's template (and its forked harnesses')
 
 
-def start(python: str, package_parent: str, env: dict) -> Template:
-    """Start this process's template (once); harnesses forked from here use it."""
-    if not _current:
-        _current.append(Template(python, package_parent, env))
-    return _current[0]
+def start(python: str, package_parent: str, env: dict, kind: str = "worker") -> Template:
+    """Start this process's template of ``kind`` (once); harnesses forked from here use it."""
+    if kind not in _current:
+        _current[kind] = Template(python, package_parent, env, kind)
+    return _current[kind]
 
 
-def current() -> Template | None:
-    return _current[0] if _current else None
+def start_for(python: str, package_parent: str, env: dict, *, cuda: bool) -> None:
+    """The templates a pool's gradings use: the worker's; with ``cuda`` (and numba-cuda
+    installed) the CUDA worker's and the compile check's as well."""
+    import importlib.util
+
+    start(python, package_parent, env)
+    if cuda and importlib.util.find_spec("numba") and importlib.util.find_spec("numba_cuda"):
+        start(python, package_parent, env, "cuda-sim")
+        start(python, package_parent, env, "compile")
+
+
+def current(kind: str = "worker") -> Template | None:
+    return _current.get(kind)
 
 
 def stop() -> None:
     while _current:
-        _current.pop().close()
+        _current.popitem()[1].close()
 
 
 # -- the template process ---------------------------------------------------------------------
 
-def serve(control_fd: int) -> None:
-    """The template's loop: one fork per request, until the control socket closes."""
-    import numpy.random  # noqa: F401  (what every worker needs, imported once here)
+def _preload(kind: str) -> None:
+    """What every worker of ``kind`` imports, imported once here (no student code: none is
+    here to run)."""
+    import numpy.random  # noqa: F401
 
-    import grader.untrusted.worker  # noqa: F401
     from grader.sandbox import jail  # noqa: F401
+    if kind == "compile":
+        from grader.gpu import compile_check
+        compile_check.set_up_compiler(os.environ.get(COMPILE_TARGET_VAR, "7.5"))
+        return
+    import grader.untrusted.worker  # noqa: F401
+    if kind == "cuda-sim":
+        from numba import cuda  # noqa: F401  (the simulator: the switch is in our environment)
+        import greenlet  # noqa: F401
+        from grader.untrusted import cudasim  # noqa: F401
+
+
+def serve(control_fd: int, kind: str = "worker") -> None:
+    """The template's loop: one fork per request, until the control socket closes."""
+    try:
+        _preload(kind)
+    except ImportError:  # numba-cuda or greenlet missing: workers start the usual way
+        os._exit(0)
     _libc().prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0: no ptrace, no /proc/<us>/mem
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the grading process
@@ -195,7 +230,7 @@ def serve(control_fd: int) -> None:
         pid = os.fork()
         if pid == 0:
             control.close()
-            _keeper(message, fds)
+            _keeper(message, fds, kind)
         _close(fds)
 
 
@@ -229,13 +264,15 @@ def _close_all_but(keep) -> None:
                 pass
 
 
-def _keeper(message: bytes, fds: list[int]) -> None:
+def _keeper(message: bytes, fds: list[int], kind: str) -> None:
     """The worker's parent, outside its PID namespace (never returns)."""
     status = fds[3]
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         spec = json.loads(message)
         _close_all_but(set(fds))
+        if kind_for(spec["entry"], spec["extra_env"]) != kind:
+            raise ValueError(f"a {kind} template does not start {spec['entry']}")
         for folder in spec.get("cgroups", []):
             with open(os.path.join(folder, "cgroup.procs"), "w") as f:
                 f.write(str(os.getpid()))
@@ -245,7 +282,7 @@ def _keeper(message: bytes, fds: list[int]) -> None:
         pid = os.fork()
         if pid == 0:
             os.close(status)
-            _worker(spec, fds[:3])
+            _worker(spec, fds[:3], KINDS[kind][0])
         _close(fds[:3])
         os.write(status, f"pid {pid}\n".encode())
         code = _wait_for(pid, status)
@@ -275,7 +312,7 @@ def _wait_for(pid: int, status: int) -> int:
                 return os.waitstatus_to_exitcode(wait_status)
 
 
-def _worker(spec: dict, fds: list[int]) -> None:
+def _worker(spec: dict, fds: list[int], entry: str) -> None:
     """PID 1 of the new namespaces: the jail, then the worker's own code (never returns)."""
     request_fd, reply_fd, output_fd = fds
     try:
@@ -299,8 +336,12 @@ def _worker(spec: dict, fds: list[int]) -> None:
         os.write(2, f"the jail could not be made: {type(e).__name__}: {e}\n".encode())
         os._exit(70)
     sys.argv = ["-c", str(request_fd), str(reply_fd)]
-    from grader.untrusted import worker
-    worker.main()
+    if entry == "grader.gpu.compile_check":
+        from grader.gpu import compile_check
+        compile_check.main()
+    else:
+        from grader.untrusted import worker
+        worker.main()
     os._exit(0)
 
 

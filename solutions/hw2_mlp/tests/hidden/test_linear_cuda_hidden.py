@@ -67,4 +67,5 @@ def test_linear_cuda_speed_on_gpu(gpu_bench):
     """linear_forward_cuda at 2048 x 2048 x 2048 on the GPU must be within the limit of the tiled reference kernel."""
     gpu_bench.compare("linear_forward_cuda", Random((SPEED_N, SPEED_D)),
                       Random((SPEED_D, SPEED_H)), Random((SPEED_H,)),
-                      simulate=(Random((20, 36)), Random((36, 18)), Random((18,))))
+                      simulate=(Random((20, 36)), Random((36, 18)), Random((18,))),
+                      expect=lambda x, W, b: x @ W + b)

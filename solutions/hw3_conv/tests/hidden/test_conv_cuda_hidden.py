@@ -74,8 +74,9 @@ SPEED_X, SPEED_W = (16, 32, 64, 64), (64, 32, 3, 3)
 @pytest.mark.problem("conv_cuda_speed")
 @pytest.mark.points(3)
 @pytest.mark.timeout(120)
-def test_conv_cuda_speed_on_gpu(gpu_bench):
+def test_conv_cuda_speed_on_gpu(gpu_bench, reference):
     """conv2d_forward_cuda on N=16, C=32, 64x64, F=64, 3x3, padding 1 on the GPU must be within the limit of the reference kernel."""
     gpu_bench.compare("conv2d_forward_cuda", Random(SPEED_X), Random(SPEED_W, scale=0.1),
                       Random((SPEED_W[0],)), stride=1, padding=1,
-                      simulate=(Random((1, 2, 6, 6)), Random((2, 2, 3, 3)), Random((2,))))
+                      simulate=(Random((1, 2, 6, 6)), Random((2, 2, 3, 3)), Random((2,))),
+                      expect=lambda *args, **kw: reference.conv2d_forward(*args, **kw)[0])
