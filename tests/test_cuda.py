@@ -319,6 +319,15 @@ def test_a_block_runs_as_greenlets_with_the_simulators_barrier_rules():
     assert threaded[:2] == ["True", "{25.0}"] and int(threaded[2]) > 50
 
 
+def test_without_greenlet_the_simulators_threads_keep_the_same_rules():
+    """Where greenlet is missing (a GPU machine's own Python, say), the worker falls back to an
+    OS thread per CUDA thread, with the same barrier rules."""
+    out = run_simulated("import sys\nsys.modules['greenlet'] = None\n"
+                        "from grader.untrusted import cudasim\ncudasim.prepare()\n"
+                        + textwrap.dedent(BARRIERS), prepare=False).stdout.split()
+    assert out[:2] == ["True", "{25.0}"] and int(out[2]) > 50, out
+
+
 def test_a_thread_that_raises_is_named_and_stops_the_launch():
     out = run_simulated("""
         import numpy as np
