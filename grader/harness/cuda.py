@@ -125,7 +125,6 @@ class CudaSupport:
         self._student: WorkerSession | None = None
         self._reference: WorkerSession | None = None
         self._compiler: WorkerSession | None = None  # the compile check, one per submission
-        self._compile_dir: Path | None = None
         # Read before any student code has run (``snapshot_sources``): the compile check must
         # see the files as submitted, not as a student's import may have rewritten them.
         if job.get("workdir") and not cuda.get("snapshot"):
