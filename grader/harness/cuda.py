@@ -99,7 +99,7 @@ class KernelBuild:
     """The ``cuda_build`` fixture: compile checks, each result cached for the submission."""
 
     def __init__(self, support: "CudaSupport"):
-        self._support, self._cache = support, {}
+        self._support, self._cache = support, support.compiled
 
     def compile(self, module: str, kernel: str, signature: str, *,
                 launched_by: str | None = None) -> CompiledKernel:
@@ -125,6 +125,7 @@ class CudaSupport:
         self._student: WorkerSession | None = None
         self._reference: WorkerSession | None = None
         self._compiler: WorkerSession | None = None  # the compile check, one per submission
+        self.compiled: dict = {}  # (module, kernel, signature, launched_by) -> CompiledKernel
         # Read before any student code has run (``snapshot_sources``): the compile check must
         # see the files as submitted, not as a student's import may have rewritten them.
         if job.get("workdir") and not cuda.get("snapshot"):
@@ -259,12 +260,12 @@ class CudaSupport:
         return result(bool(report.get("ok")), str(report.get("stage")),
                       str(report.get("message", "")), figures)
 
-    # -- fixtures ---------------------------------------------------------------------------
-    @pytest.fixture(scope="session")
+    # -- fixtures (function-scoped over objects made once: see plugin.py) -------------------
+    @pytest.fixture
     def student_cuda(self):
         return StudentModules(self.student_session(), self.modules)
 
-    @pytest.fixture(scope="session")
+    @pytest.fixture
     def cuda_build(self):
         return KernelBuild(self)
 

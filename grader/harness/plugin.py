@@ -145,13 +145,15 @@ class GradingPlugin:
             self._ref_session.prestart()  # its interpreter starts while the other tests run
 
     # -- fixtures ---------------------------------------------------------------------------
-    @pytest.fixture(scope="session")
+    # Function-scoped, returning objects made once: pytest deprecates wider-scoped fixtures
+    # defined as instance methods (of a plugin object, as here).
+    @pytest.fixture
     def student(self):
         if self._student is None:
             pytest.fail("no submission to test", pytrace=False)
         return self._student
 
-    @pytest.fixture(scope="session")
+    @pytest.fixture
     def reference(self):
         if self._reference is None:
             ref_dir = self.job.get("reference_dir")
