@@ -333,28 +333,32 @@ def _target(text: str) -> tuple[int, int] | None:
     return (int(found[1]), int(found[2])) if found else None
 
 
-def set_up_compiler(target: str) -> None:
-    """Import numba-cuda and compile a kernel of ours for ``target`` ("7.5"): NVVM's loading
-    and set-up, done before any request (or once in the compile template). Its answer is not
-    kept: each process asks ``toolchain_problem`` itself."""
-    from numba import cuda  # noqa: F401
+def _probe(a):
+    """A kernel of ours that any working toolchain compiles."""
+    a[0] = 1.0
 
-    def probe(a):
-        a[0] = 1.0
+
+def _compile_probe(cc) -> None:
+    _compile(_probe, "void(float64[:])", cc, False)
+
+
+def set_up_compiler(target: str) -> None:
+    """Import numba-cuda and compile the probe for ``target`` ("7.5"): NVVM's loading and
+    set-up, done once in the compile template. Its answer is not kept: each process asks
+    ``toolchain_problem`` itself."""
+    from numba import cuda  # noqa: F401
     try:
-        _compile(probe, "void(float64[:])", _target(target) or (7, 5), False)
+        _compile_probe(_target(target) or (7, 5))
     except Exception:  # noqa: BLE001 (toolchain_problem says what is wrong, per request)
         pass
 
 
 def toolchain_problem(cc) -> str:
-    """Empty when a known-good kernel compiles for ``cc`` here; else why not (NVVM or NVRTC
-    missing): then no compile error can be blamed on the student."""
+    """Empty when the probe compiles for ``cc`` here; else why not (NVVM or NVRTC missing):
+    then no compile error can be blamed on the student."""
     if cc not in _toolchain:
-        def probe(a):
-            a[0] = 1.0
         try:
-            _compile(probe, "void(float64[:])", cc, False)
+            _compile_probe(cc)
             _toolchain[cc] = ""
         except Exception as e:
             _toolchain[cc] = ("the CUDA compiler (NVVM, NVRTC) does not work where the grader "
