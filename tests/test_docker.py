@@ -62,6 +62,11 @@ def test_the_container_gives_the_student_nothing(docker_client):
     assert found["write_root"] != "ok" and found["write_grader"] != "ok"
     assert found["write_tmp"] == "ok"                    # its tmpfs is the only writable place
     assert found["docker_socket"] == "FileNotFoundError"
+    # forked from the container's worker template (not an interpreter of its own), whose
+    # keeper process it can neither signal nor read
+    assert "grader.sandbox.container" in found["cmdline"], found["cmdline"]
+    assert found["signal_parent"] == found["parent_memory"] == "PermissionError"
+    assert found["parent_environ"] == "PermissionError"
     assert results["score"] == 0 and not backend.leftover_containers(docker_client, image=IMAGE)
 
 
@@ -134,6 +139,12 @@ def test_container_flags():
                                           cpus=1, memory_mb=1024, tmp_mb=64, job="j",
                                           uids=[61010, 61011])
     assert with_uids["command"][-2:] == ["--uids", "61010,61011"]
+    # the CUDA problems' templates are forked only for an assignment that has some
+    assert "--cuda" not in opts["command"]
+    cuda = backend.container_options(find_assignment("hw2_mlp"), submission=Path("/s"),
+                                     out=Path("/o"), image="i", cpus=1, memory_mb=1024,
+                                     tmp_mb=64, job="j")
+    assert "--cuda" in cuda["command"]
 
 
 def test_a_class_with_malicious_submissions_grades_every_honest_one_as_alone(

@@ -118,6 +118,8 @@ def container_options(spec, *, submission: Path, out: Path, image: str, cpus: fl
     command = ["--assignment", spec.id] + [arg for name in only or () for arg in ("--only", name)]
     if uids:
         command += ["--uids", ",".join(str(u) for u in uids)]
+    if spec.cuda.files:
+        command += ["--cuda"]
     return dict(**extra,
         image=image, command=command, detach=True,
         network_mode="none", read_only=True,

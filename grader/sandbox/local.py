@@ -127,6 +127,18 @@ def jail_available() -> bool:
     return default_mode() == "jail"
 
 
+def drop_to_uid(limits: WorkerLimits, uid: int, workdir: str) -> None:
+    """Become a ``uid``-mode worker: rlimits, the leased uid with no groups, no-new-privs, in
+    its working copy (which only that uid may enter). Called in the child before exec, or in a
+    worker forked by a template (``sandbox/template.py``), so that both confine it the same way."""
+    set_limits(limits)
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    no_new_privs()
+    os.chdir(workdir)
+
+
 def no_new_privs() -> None:
     """Neither this process nor what it exec's can gain privileges (setuid bits, caps)."""
     if ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
@@ -422,20 +434,23 @@ class LocalSandbox:
         worker_argv = [sys.executable, "-I", "-B", "-c", boot, str(req_r), str(rep_w)]
         env = {**clean_environment(), **self.extra_env}
         cgroup = self._cgroup
-        if self.mode == "jail":
-            spec = {"workdir": str(self.workdir), "root": str(self._scratch / "root"),
-                    "uid": self._lease.uid,
-                    "limits": self.limits.__dict__, "argv": worker_argv,
-                    "env": env, "package": str(Path(PACKAGE_PARENT) / "grader"),
-                    "keep_fds": [req_r, rep_w],
-                    "devices": self.gpu.device_files() if self.gpu else [],
-                    "library_dirs": self.gpu.library_dirs() if self.gpu else []}
+        student_dir = "/submission" if self.mode == "jail" else str(self.workdir)
+        if self.mode in ("jail", "uid"):
+            spec = {"mode": self.mode, "workdir": str(self.workdir), "uid": self._lease.uid,
+                    "limits": self.limits.__dict__, "env": env}
+            if self.mode == "jail":
+                spec.update({"root": str(self._scratch / "root"), "argv": worker_argv,
+                             "package": str(Path(PACKAGE_PARENT) / "grader"),
+                             "keep_fds": [req_r, rep_w],
+                             "devices": self.gpu.device_files() if self.gpu else [],
+                             "library_dirs": self.gpu.library_dirs() if self.gpu else []})
             forked = self._from_template(spec, [req_r, rep_w, out_w])
             if forked is not None:
                 for fd in (req_r, rep_w, out_w):
                     os.close(fd)
                 return WorkerProcess(forked, req_w, rep_r, OutputCapture(out_r, self.output_cap),
-                                     student_dir="/submission", uid=self._lease.uid)
+                                     student_dir=student_dir, uid=self._lease.uid)
+        if self.mode == "jail":
             argv = ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork",
                     "--kill-child", "--mount-proc", sys.executable, "-I", "-c",
                     "import sys; sys.path.insert(0, %r); from grader.sandbox.jail import main; main()"
@@ -447,12 +462,7 @@ class LocalSandbox:
             def preexec():  # in the child, before exec: limits, then drop to the worker uid
                 if cgroup is not None:
                     cgroup.enter()
-                set_limits(limits)
-                os.setgroups([])
-                os.setresgid(uid, uid, uid)
-                os.setresuid(uid, uid, uid)
-                no_new_privs()
-                os.chdir(workdir)  # only the worker uid may enter it
+                drop_to_uid(limits, uid, str(workdir))
         else:
             argv = worker_argv
             limits = self.limits
@@ -470,12 +480,13 @@ class LocalSandbox:
         for fd in (req_r, rep_w, out_w):
             os.close(fd)
         return WorkerProcess(proc, req_w, rep_r, OutputCapture(out_r, self.output_cap),
-                             student_dir="/submission" if self.mode == "jail" else str(self.workdir),
+                             student_dir=student_dir,
                              uid=self._lease.uid if self._lease else None)
 
     def _from_template(self, spec: dict, fds: list[int]):
         """A worker forked by this process's template of its kind (``grader.sandbox.template``:
-        a batch starts them per pool worker), or None: then it is started here."""
+        a batch starts them per pool worker, the container's entry point forks its own), or
+        None: then it is started here."""
         # Templates fork CPU workers only: a GPU worker's devices, libraries and memory cgroup
         # start the usual way, as does a worker no template's imports agree with.
         forked = WORKER_TEMPLATES.get(kind_for(self.entry, self.extra_env))

@@ -91,16 +91,24 @@ class WorkerChild:
 
 
 class Template:
-    """The template process and the control socket to it (inherited by forked harnesses)."""
+    """The template process and the control socket to it (inherited by forked harnesses).
 
-    def __init__(self, python: str, package_parent: str, env: dict, kind: str = "worker"):
+    ``fork``: the template is a fork of this process instead of a new interpreter (no start-up,
+    and what this process imported is shared). Only for a process that has read nothing of a
+    submission's or of the hidden tests yet: the container's entry point, first thing."""
+
+    def __init__(self, python: str, package_parent: str, env: dict, kind: str = "worker", *,
+                 fork: bool = False):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._control, self.kind = ours, kind
-        self.proc = subprocess.Popen(
-            [python, "-I", "-B", "-c", _BOOT % package_parent, str(theirs.fileno()), kind],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(theirs.fileno(),), env={**env, **KINDS[kind][1]},
-            start_new_session=True, preexec_fn=_die_with_parent)
+        if fork:
+            self.proc = _ForkedTemplate(theirs.fileno(), {**env, **KINDS[kind][1]}, kind)
+        else:
+            self.proc = subprocess.Popen(
+                [python, "-I", "-B", "-c", _BOOT % package_parent, str(theirs.fileno()), kind],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),), env={**env, **KINDS[kind][1]},
+                start_new_session=True, preexec_fn=_die_with_parent)
         theirs.close()
         self.owner = os.getpid()
         HELPERS.add(self.proc.pid)  # not an orphan of a worker: killing workers spares it
@@ -108,7 +116,7 @@ class Template:
     def spawn(self, spec: dict, fds: list[int]) -> WorkerChild | None:
         """A fresh jailed worker for ``spec`` with ``fds`` (request, reply, output), or None
         where the template cannot give one (then the caller starts the worker itself)."""
-        if self.proc.poll() is not None and self.owner == os.getpid():
+        if self.owner == os.getpid() and self.proc.poll() is not None:
             return None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -131,6 +139,49 @@ class Template:
             self.proc.kill()
             self.proc.wait()
             HELPERS.discard(self.proc.pid)
+
+
+class _ForkedTemplate:
+    """A template forked from this process (the subset of ``Popen`` that ``Template`` uses)."""
+
+    def __init__(self, control_fd: int, env: dict, kind: str):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.pid, self.returncode = os.fork(), None
+        if self.pid == 0:
+            try:
+                _die_with_parent()
+                os.setsid()
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                _close_all_but({control_fd})
+                os.environ.clear()  # the template's own, as a started template's would be
+                os.environ.update(env)
+                serve(control_fd, kind)
+            finally:
+                os._exit(0)
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                done, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # a forked harness: not its child, so not its to tell
+                return None
+            if done:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def wait(self):
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.returncode
 
 
 def _read_pid(status: socket.socket) -> WorkerChild | None:
@@ -158,22 +209,28 @@ def _die_with_parent() -> None:
 _current = WORKER_TEMPLATES  # kind -> this process's template (and its forked harnesses')
 
 
-def start(python: str, package_parent: str, env: dict, kind: str = "worker") -> Template:
-    """Start this process's template of ``kind`` (once); harnesses forked from here use it."""
+def start(python: str, package_parent: str, env: dict, kind: str = "worker", *,
+          fork: bool = False) -> Template:
+    """Start this process's template of ``kind`` (once); harnesses forked from here use it.
+    ``fork``: see ``Template``."""
     if kind not in _current:
-        _current[kind] = Template(python, package_parent, env, kind)
+        # numba reads the simulator's switch at import: a fork of a process that imported it
+        # would keep this process's setting, so such a template is started afresh.
+        fork = fork and (kind == "worker" or "numba" not in sys.modules)
+        _current[kind] = Template(python, package_parent, env, kind, fork=fork)
     return _current[kind]
 
 
-def start_for(python: str, package_parent: str, env: dict, *, cuda: bool) -> None:
+def start_for(python: str, package_parent: str, env: dict, *, cuda: bool,
+              fork: bool = False) -> None:
     """The templates a pool's gradings use: the worker's; with ``cuda`` (and numba-cuda
     installed) the CUDA worker's and the compile check's as well."""
     import importlib.util
 
-    start(python, package_parent, env)
+    start(python, package_parent, env, fork=fork)
     if cuda and importlib.util.find_spec("numba") and importlib.util.find_spec("numba_cuda"):
-        start(python, package_parent, env, "cuda-sim")
-        start(python, package_parent, env, "compile")
+        start(python, package_parent, env, "cuda-sim", fork=fork)
+        start(python, package_parent, env, "compile", fork=fork)
 
 
 def current(kind: str = "worker") -> Template | None:
@@ -276,9 +333,10 @@ def _keeper(message: bytes, fds: list[int], kind: str) -> None:
         for folder in spec.get("cgroups", []):
             with open(os.path.join(folder, "cgroup.procs"), "w") as f:
                 f.write(str(os.getpid()))
-        flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
-        if _libc().unshare(flags) != 0:
-            raise OSError(ctypes.get_errno(), "unshare failed")
+        if spec.get("mode", "jail") == "jail":  # uid mode: the container is the namespace
+            flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+            if _libc().unshare(flags) != 0:
+                raise OSError(ctypes.get_errno(), "unshare failed")
         pid = os.fork()
         if pid == 0:
             os.close(status)
@@ -313,7 +371,8 @@ def _wait_for(pid: int, status: int) -> int:
 
 
 def _worker(spec: dict, fds: list[int], entry: str) -> None:
-    """PID 1 of the new namespaces: the jail, then the worker's own code (never returns)."""
+    """PID 1 of the new namespaces (jail mode; in uid mode the container's process like any
+    other): the jail or the uid, then the worker's own code (never returns)."""
     request_fd, reply_fd, output_fd = fds
     try:
         _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -326,12 +385,17 @@ def _worker(spec: dict, fds: list[int], entry: str) -> None:
         os.dup2(output_fd, 1)
         os.dup2(output_fd, 2)
         os.close(output_fd)
-        from grader.sandbox import jail
-        jail.enter(spec)
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-        _as_in_the_jail()
+        if spec.get("mode", "jail") == "jail":
+            from grader.sandbox import jail
+            jail.enter(spec)
+            _as_in_the_jail()
+        else:
+            from grader.sandbox.local import WorkerLimits, drop_to_uid
+            drop_to_uid(WorkerLimits(**spec["limits"]), spec["uid"], spec["workdir"])
+        _as_a_fresh_worker()
     except BaseException as e:  # noqa: BLE001 (the harness sees a worker that never said hello)
         os.write(2, f"the jail could not be made: {type(e).__name__}: {e}\n".encode())
         os._exit(70)
@@ -346,11 +410,16 @@ def _worker(spec: dict, fds: list[int], entry: str) -> None:
 
 
 def _as_in_the_jail() -> None:
-    """What a worker started in the jail would see: the grader package at /opt/grader, NumPy's
-    global random state from fresh entropy (a fork would share the template's)."""
+    """What a worker started in the jail would see: the grader package at /opt/grader."""
     import grader
-    import numpy as np
     here = os.path.dirname(os.path.dirname(grader.__file__))
     sys.path[:] = ["/opt/grader" if p == here else p for p in sys.path]
     grader.__path__[:] = ["/opt/grader/grader"]
+
+
+def _as_a_fresh_worker() -> None:
+    """What a started worker would have: NumPy's global random state from fresh entropy (a
+    fork would share the template's), no bytecode written (``python -B``)."""
+    import numpy as np
     np.random.seed()
+    sys.dont_write_bytecode = True

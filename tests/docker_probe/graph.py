@@ -32,6 +32,12 @@ def _probe():
         "write_grader": _try(lambda: open("/opt/grader/grader/probe.py", "w").close()),
         "write_tmp": _try(lambda: open("/tmp/probe-ok", "w").close()),
         "docker_socket": _try(lambda: os.stat("/var/run/docker.sock") and "present"),
+        # The worker is forked from a template (grader.sandbox.template), whose keeper is its
+        # parent: root, and neither to be signalled nor read.
+        "cmdline": _try(lambda: open("/proc/self/cmdline").read().replace("\0", " ")),
+        "signal_parent": _try(lambda: os.kill(os.getppid(), 0)),
+        "parent_memory": _try(lambda: open(f"/proc/{os.getppid()}/mem", "rb").read(1)),
+        "parent_environ": _try(lambda: open(f"/proc/{os.getppid()}/environ").read()[:20]),
     }
 
 
