@@ -14,6 +14,7 @@ import pytest
 
 from grader.api import grade
 from grader.sandbox import docker as backend
+from grader.sandbox.local import clean_environment
 from grader.sandbox import image as backend_image
 from grader.course.config import REPO_ROOT, find_assignment
 from grader.errors import InfrastructureError
@@ -66,7 +67,8 @@ def test_the_container_gives_the_student_nothing(docker_client):
     # keeper process it can neither signal nor read
     assert "grader.sandbox.container" in found["cmdline"], found["cmdline"]
     assert found["signal_parent"] == found["parent_memory"] == "PermissionError"
-    assert found["parent_environ"] == "PermissionError"
+    assert found["parent_environ"] == found["own_environ"] == "PermissionError"
+    assert found["environ"] == clean_environment()  # its own, not the container's
     assert results["score"] == 0 and not backend.leftover_containers(docker_client, image=IMAGE)
 
 

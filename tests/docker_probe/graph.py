@@ -38,6 +38,8 @@ def _probe():
         "signal_parent": _try(lambda: os.kill(os.getppid(), 0)),
         "parent_memory": _try(lambda: open(f"/proc/{os.getppid()}/mem", "rb").read(1)),
         "parent_environ": _try(lambda: open(f"/proc/{os.getppid()}/environ").read()[:20]),
+        "own_environ": _try(lambda: open("/proc/self/environ").read()),
+        "environ": dict(os.environ),
     }
 
 
