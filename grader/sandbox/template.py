@@ -1,6 +1,9 @@
-"""A template for jail-mode workers (trusted): one interpreter that has imported NumPy and the
-worker's code, and forks a fresh worker from itself for each request, so that a worker costs a
-fork instead of two interpreter starts and NumPy's import.
+"""A template for jail-mode workers, and for uid-mode ones in the container (trusted): one
+interpreter that has imported NumPy and the worker's code, and forks a fresh worker from itself
+for each request, so that a worker costs a fork instead of two interpreter starts and NumPy's
+import. A batch's pool worker starts its templates as interpreters of their own; the
+container's entry point forks them from itself, before it has read anything of the assignment's
+or the submission's (``grader.sandbox.container.fork_templates``).
 
 The template never runs student code and never holds any: it receives only what a jail needs
 (the working copy's path, the jail's mount point, a uid, limits, the cgroup's folders) and the
@@ -8,13 +11,16 @@ worker's descriptors. Each worker is a fresh fork, used for one submission's wor
 never again; what a worker then does happens in its own process, jail and namespaces exactly as
 with ``unshare`` and ``grader.sandbox.jail``:
 
-    template (root, outside any jail; one per batch pool worker, or per harness)
+    template (root, outside any jail; one per batch pool worker, per harness, or per container)
      └─ keeper: enters the sandbox's cgroup, unshare(mount, net, pid, ipc, uts), forks;
         reports the worker's pid, then its exit status, on a socket the harness holds;
         kills the worker when that socket closes (the harness is gone)
          └─ worker: PID 1 of its namespace, own session; the jail's root (jail.build_root),
             chroot, the worker uid, no-new-privs, rlimits, descriptors 0-2 and its two
-            channels only, NumPy's global random state reseeded; then ``worker.main``
+            channels only, NumPy's global random state reseeded; then ``worker.main``.
+            In uid mode (the container is the namespace): no unshare, no jail; the uid,
+            rlimits and no-new-privs as ``LocalSandbox`` gives an exec'd worker
+            (``local.drop_to_uid``)
 
 A worker gets no descriptor of the template's, the keeper's socket or any other worker's
 (all are closed before anything else runs). The template is made non-dumpable, dies with the
