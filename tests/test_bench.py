@@ -150,8 +150,10 @@ def sessions(tmp_path):
     from grader.wire.bridge import WorkerSession
 
     opened = []
-    for name, source in (("student", SUBMISSIONS["per_sample_loop"]), ("reference", REFERENCE)):
-        work = write_files(tmp_path / name, {"affine.py": dedent(source) + dedent(DOUBLE)})
+    for name, source, hiccup in (("student", SUBMISSIONS["per_sample_loop"], STUDENT_HICCUP),
+                                 ("reference", REFERENCE, REFERENCE_HICCUP)):
+        work = write_files(tmp_path / name, {"affine.py": dedent(source) + dedent(DOUBLE)
+                                             + dedent(hiccup)})
         sandbox = LocalSandbox(work)
         opened.append((sandbox, WorkerSession(sandbox, ["affine"], call_timeout=10)))
     recorded = {}
@@ -165,6 +167,22 @@ def sessions(tmp_path):
 DOUBLE = """
     def double(x, *, times=2):
         return times * x
+"""
+# The same code on both sides, except that the student's second call (the first scale call
+# after the warm-up) is held up once, as a busy machine may hold up any one call.
+STUDENT_HICCUP = """
+    _calls = [0]
+
+    def hiccup(x):
+        _calls[0] += 1
+        if _calls[0] == 2:
+            import time
+            time.sleep(0.3)
+        return 2 * x
+"""
+REFERENCE_HICCUP = """
+    def hiccup(x):
+        return 2 * x
 """
 
 
@@ -271,3 +289,25 @@ def test_a_hopeless_or_clearly_slow_loop_stops_early(sessions):
         bench.compare("affine", Random((200, 64)), Random((64, 32)), Random((32,)), index=0,
                       reps=40, min_time=0.02)
     assert recorded["speed_repetitions"] < 40 and recorded["speed_ratio"] > 4.5
+
+
+def test_a_hopeless_loop_is_decided_after_the_warm_up_and_two_calls(sessions):
+    """Over 3x the limit on the best of two calls after the warm-up: too slow at once."""
+    from grader.harness.bench import HOPELESS_AFTER, Random, TooSlow
+
+    bench, recorded = sessions
+    with pytest.raises(TooSlow):
+        bench.compare("affine", Random((200, 64)), Random((64, 32)), Random((32,)), index=0)
+    assert HOPELESS_AFTER == 2
+    assert recorded["speed_calls"] == 1 + HOPELESS_AFTER
+    assert recorded["speed_repetitions"] == 0 and recorded["speed_ratio"] > 9
+
+
+def test_one_held_up_call_is_not_taken_for_a_hopeless_student(sessions):
+    """A single call slowed a hundredfold (the machine's doing) does not decide: the next one
+    does, and the same code as the reference's passes."""
+    from grader.harness.bench import Random
+
+    bench, recorded = sessions
+    ratio = bench.compare("hiccup", Random((100, 100)), reps=3, min_time=0.02)
+    assert ratio < 3 and recorded["speed_calls"] > 1 + 2

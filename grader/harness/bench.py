@@ -15,8 +15,9 @@
   wrong answer, or a result finished later by a background thread, fails.
 - Student and reference calls are interleaved; each repetition lasts about ``min_time`` (wall
   time, setup and checks included), the first being the few calls that size the others; the
-  minimum per call over all repetitions is compared. A student call far beyond the limit stops
-  the measurement early, so a hopeless loop costs seconds, not minutes.
+  minimum per call over all repetitions is compared. A student whose best of the first two
+  calls after the warm-up is beyond three times the limit is too slow at once (one call may be
+  held up; two that slow, no noise explains), so a hopeless loop costs seconds, not minutes.
 - Sequential decisions (``_decide_early``): after each repetition from the second on, the
   verdict is given at once when it is clear with margin: pass when an upper bound of the ratio
   is under ``limit / MARGIN``, fail when a lower bound is over ``MARGIN * limit``. The bounds
@@ -50,7 +51,8 @@ NOISE = 1.25  # per-repetition minima further apart than this: the round was dis
 ROUNDS = 3  # rounds of ``reps`` repetitions at most before a disturbed verdict stands
 MARGIN = 1.5  # an early verdict needs the ratio's bound this far on its side of the limit
 EARLY_AFTER = 2  # repetitions before an early verdict may be given (a spread needs two)
-SCALE_PAIRS = 3  # calls after the warm-up whose best decides "hopeless" (stop early)
+SCALE_PAIRS = 3  # calls after the warm-up that size a repetition (and are the first one)
+HOPELESS_AFTER = 2  # scale calls whose best decides "hopeless" (stop early): one may be disturbed
 RESULT_ROOM_MIN = 64 * 1024  # bytes of shared memory for a timed call's result, at least
 MAX_RESULT_ROOM = 256 * 1024 * 1024
 
@@ -240,12 +242,15 @@ class Bench:
         # Warm-up (imports, caches, allocator), then the scale of one call: the best of a few,
         # since one call may be disturbed.
         pair(student_timeout=60)
-        started = time.perf_counter()
-        scale = [pair(student_timeout=60) for _ in range(SCALE_PAIRS)]
+        started, scale = time.perf_counter(), []
+        for _ in range(SCALE_PAIRS):
+            scale.append(pair(student_timeout=60))
+            t_stu, t_ref = min(s for s, _ in scale), min(r for _, r in scale)
+            if len(scale) >= HOPELESS_AFTER and t_stu > 3 * limit * t_ref:
+                # hopeless: no noise explains two calls this slow; do not wait longer
+                return self._verdict(name, t_stu, t_ref, limit,
+                                     self._how_decided(rounds, calls[0]))
         pair_wall = (time.perf_counter() - started) / SCALE_PAIRS
-        t_stu, t_ref = min(s for s, _ in scale), min(r for _, r in scale)
-        if t_stu > 3 * limit * t_ref:  # hopeless: no noise explains this; do not wait longer
-            return self._verdict(name, t_stu, t_ref, limit, self._how_decided(rounds, calls[0]))
         cap = max(2.0, 20 * limit * t_ref)
         # Each repetition lasts about min_time of wall time (both calls, setup and checks). The
         # scale's calls, interleaved and timed the same way, are the first one.
