@@ -328,9 +328,14 @@ def check_kernel(source: str, filename: str, kernel: str, signature: str, cc,
 _toolchain: dict = {}
 
 
-def _target(text: str) -> tuple[int, int] | None:
-    found = re.fullmatch(r"(\d+)\.(\d+)", text)
-    return (int(found[1]), int(found[2])) if found else None
+# The target the harness sets the compiler up for ("7.5"); the same name as
+# ``grader.sandbox.worker_kinds.COMPILE_TARGET_VAR`` (this side imports the wire format only).
+TARGET_VAR = "GRADER_COMPILE_TARGET"
+
+
+def configured_target() -> tuple[int, int]:
+    found = re.fullmatch(r"(\d+)\.(\d+)", os.environ.get(TARGET_VAR, ""))
+    return (int(found[1]), int(found[2])) if found else (7, 5)
 
 
 def _probe(a):
@@ -342,13 +347,13 @@ def _compile_probe(cc) -> None:
     _compile(_probe, "void(float64[:])", cc, False)
 
 
-def set_up_compiler(target: str) -> None:
-    """Import numba-cuda and compile the probe for ``target`` ("7.5"): NVVM's loading and
+def set_up_compiler() -> None:
+    """Import numba-cuda and compile the probe for the configured target: NVVM's loading and
     set-up, done once in the compile template. Its answer is not kept: each process asks
     ``toolchain_problem`` itself."""
     from numba import cuda  # noqa: F401
     try:
-        _compile_probe(_target(target) or (7, 5))
+        _compile_probe(configured_target())
     except Exception:  # noqa: BLE001 (toolchain_problem says what is wrong, per request)
         pass
 
@@ -398,7 +403,7 @@ def main() -> None:
         raise SystemExit("the compile check cannot run with the simulator switched on")
     # Before the greeting, while the harness runs other tests: numba's import (half a second)
     # and the compiler's set-up (as much again). Forked from a template, both are done.
-    toolchain_problem(_target(os.environ.get("GRADER_COMPILE_TARGET", "")) or (7, 5))
+    toolchain_problem(configured_target())
     protocol.write_frame(wfd, protocol.encode({"ready": True}))
     serve(protocol.RequestReader(rfd), wfd)
     os._exit(0)

@@ -47,7 +47,7 @@ import sys
 import time
 
 from grader.sandbox.local import HELPERS, WORKER_TEMPLATES
-from grader.sandbox.worker_kinds import COMPILE_TARGET_VAR, KINDS, kind_for
+from grader.sandbox.worker_kinds import KINDS, kind_for
 
 PR_SET_PDEATHSIG = 1
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
@@ -107,13 +107,14 @@ class Template:
                  fork: bool = False):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._control, self.kind = ours, kind
+        env = {**env, **KINDS[kind][1]}  # numba reads the simulator's switch at import
         if fork:
-            self.proc = _ForkedTemplate(theirs.fileno(), {**env, **KINDS[kind][1]}, kind)
+            self.proc = _ForkedTemplate(theirs.fileno(), env, kind)
         else:
             self.proc = subprocess.Popen(
                 [python, "-I", "-B", "-c", _BOOT % package_parent, str(theirs.fileno()), kind],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                pass_fds=(theirs.fileno(),), env={**env, **KINDS[kind][1]},
+                pass_fds=(theirs.fileno(),), env=env,
                 start_new_session=True, preexec_fn=_die_with_parent)
         theirs.close()
         self.owner = os.getpid()
@@ -258,7 +259,7 @@ def _preload(kind: str) -> None:
     from grader.sandbox import jail  # noqa: F401
     if kind == "compile":
         from grader.gpu import compile_check
-        compile_check.set_up_compiler(os.environ.get(COMPILE_TARGET_VAR, "7.5"))
+        compile_check.set_up_compiler()
         return
     import grader.untrusted.worker  # noqa: F401
     if kind == "cuda-sim":

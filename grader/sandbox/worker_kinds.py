@@ -5,7 +5,8 @@ the simulator's switch once, at import."""
 from __future__ import annotations
 
 SIMULATOR_ENV = {"NUMBA_ENABLE_CUDASIM": "1", "MALLOC_ARENA_MAX": "2"}
-COMPILE_TARGET_VAR = "GRADER_COMPILE_TARGET"  # the compile check sets its compiler up for it
+# The compile check sets its compiler up for the target named here (its own TARGET_VAR).
+COMPILE_TARGET_VAR = "GRADER_COMPILE_TARGET"
 # kind: (the entry point its workers run, the variables their environment adds)
 KINDS = {"worker": ("grader.untrusted.worker", {}),
          "cuda-sim": ("grader.untrusted.worker", SIMULATOR_ENV),
