@@ -11,10 +11,13 @@ has ``cuda.files``.
   (``grader/gpu/compile_check.py``), from the source read here before any student code ran;
   the result's ``assert_*`` methods check the rules (it compiles, it is tiled, it fits).
 - ``@pytest.mark.gpu(module)``: the test needs a GPU. Without one it runs only as a dry run on
-  the simulator's tiny inputs (``gpu_bench``'s ``simulate`` arguments, no timing): code that
-  fails there fails the test as usual (a GPU would not help it); code that passes gets kind
-  ``needs_gpu``, no score, and its points pending (``grader batch --regrade-pending`` on a GPU
-  machine completes them). Nothing is ever scored as passed without a GPU.
+  the simulator's tiny inputs (``gpu_bench``'s ``simulate`` arguments, no timing), and whatever
+  the student's code does there (right or wrong values, an exception, a crash, a timeout) the
+  test gets kind ``needs_gpu``, no score, and its points pending (``grader batch
+  --regrade-pending`` on a GPU machine completes them); the dry run's outcome is only a note
+  in its message. Nothing is ever scored as passed or lost without a GPU, except where there is
+  nothing a GPU could time: the CUDA file is missing or does not import, or the function raises
+  ``NotImplementedError`` (the skeleton's).
 - ``gpu_bench.compare(name, *args)``: the student's function against the reference's on the
   GPU (see ``grader/harness/gpu_bench.py``).
 """
@@ -32,7 +35,10 @@ import pytest
 from grader.gpu import ptx as ptx_mod
 from grader.sandbox.local import LocalSandbox, WorkerLimits, job_scratch
 from grader.sandbox.worker_kinds import COMPILE_TARGET_VAR, SIMULATOR_ENV
-from grader.wire.bridge import StudentError, StudentModules, WorkerSession, WorkerUnavailable
+from grader.harness.bench import ReferenceFailed, TooSlow
+from grader.harness.gpu_bench import DRY_RUN_TIMEOUT
+from grader.wire.bridge import (StudentError, StudentFailure, StudentModules, WorkerSession,
+                                WorkerTimeout, WorkerUnavailable)
 
 MAX_SOURCE_BYTES = 1 << 20
 # RLIMIT_NPROC counts threads, and the simulator runs each CUDA thread of a block as one: a
@@ -40,6 +46,7 @@ MAX_SOURCE_BYTES = 1 << 20
 SIMULATOR_THREADS = 1024 + 64
 GPU_WORKER_EXTRA_MB = 3072
 COMPILE_TIMEOUT = 120.0
+IMPORT_FAILED = "importing your files failed: "  # how the bridge words a failed import
 
 
 _DRY_RUN = pytest.StashKey[bool]()
@@ -307,17 +314,31 @@ class CudaSupport:
         marker = item.get_closest_marker("timeout")
         per_call = float(marker.args[0]) if marker else self.job["limits"]["call_timeout"]
         remaining = max(self.plugin.deadline - time.monotonic(), 0.001)
+        dry = item.stash.get(_DRY_RUN, False)
+        simulated = bool(item.get_closest_marker("gpu")) and getattr(self.gpu, "simulated", False)
+        if dry:  # a dry run is information only: it need not wait long
+            per_call = min(per_call, DRY_RUN_TIMEOUT)
         for session in self._sessions:
             session.call_timeout = min(per_call, remaining)
-        result = yield  # a failure (wrong answer, error, crash) propagates: scored as usual
-        if item.stash.get(_DRY_RUN, False):
-            raise NeedsGpu(f"needs a GPU, and {self.no_gpu_reason}: it ran correctly on the "
-                           "simulator's tiny inputs, and its points are pending a GPU run "
-                           "(grader batch --regrade-pending on a GPU machine)")
-        if item.get_closest_marker("gpu") and getattr(self.gpu, "simulated", False):
-            raise NeedsGpu("ran on the numba-cuda simulator (GRADER_GPU=simulate), where times "
-                           "mean nothing: its points stay pending a GPU run")
-        return result
+        if not (dry or simulated):
+            return (yield)  # a failure (wrong answer, error, crash) propagates: scored as usual
+        try:
+            yield
+        except Exception as e:  # noqa: BLE001 (what the dry run saw; judged below)
+            outcome = e
+        else:
+            outcome = None
+        if outcome is not None and not leaves_pending(outcome):
+            raise outcome
+        gpu_marker = item.get_closest_marker("gpu")
+        module = gpu_marker.args[0] if gpu_marker and gpu_marker.args else None
+        note = dry_run_note(outcome, module)
+        if dry:
+            raise NeedsGpu(f"needs a GPU, and {self.no_gpu_reason}: no GPU ran, so its points "
+                           "are pending a GPU run (grader batch --regrade-pending on a GPU "
+                           f"machine), neither lost nor won. {note}")
+        raise NeedsGpu("ran on the numba-cuda simulator (GRADER_GPU=simulate), where times "
+                       f"mean nothing: its points stay pending a GPU run. {note}")
 
     def take_output(self) -> str:
         return "".join(s.take_output() for s in self._sessions)
@@ -329,6 +350,37 @@ class CudaSupport:
         for step in reversed(self._cleanup):
             step()
         self._sessions, self._cleanup = [], []
+
+
+def leaves_pending(outcome: BaseException) -> bool:
+    """Does this outcome of a GPU-only test's dry run leave its points pending? Anything the
+    student's code did on the simulator (a wrong value, an exception, a crash, a timeout): a
+    GPU run decides those points, never the simulator. Not so where there is nothing a GPU
+    could time (the files do not import; the function raises NotImplementedError, as the
+    skeleton does), nor for the grader's own failures (infrastructure, regraded)."""
+    if isinstance(outcome, (WorkerUnavailable, ReferenceFailed)):
+        return False
+    if str(outcome).startswith(IMPORT_FAILED):
+        return False
+    if isinstance(outcome, StudentError) and outcome.type_name == "NotImplementedError":
+        return False
+    return isinstance(outcome, (AssertionError, StudentFailure))
+
+
+def dry_run_note(outcome: BaseException | None, module: str | None = None) -> str:
+    """What the dry run on the simulator's tiny inputs saw, as information (never a score)."""
+    if outcome is None:
+        return "For information: on the simulator's tiny inputs its result was right."
+    graders = f"the value tests of {module}.py" if module else "the value tests"
+    first = (str(outcome).strip().splitlines() or [type(outcome).__name__])[0][:300]
+    if isinstance(outcome, (WorkerTimeout, TooSlow)):
+        what = f"it did not finish ({first})"
+    elif isinstance(outcome, AssertionError):
+        what = f"its result was wrong ({first})"
+    else:
+        what = f"it failed ({first})"
+    return (f"For information, not scored: on the simulator's tiny inputs {what}; {graders} "
+            "grade that.")
 
 
 def snapshot_sources(job: dict) -> None:

@@ -5,9 +5,11 @@ the shapes, the worst element, the tolerance. See docs/authoring.md.
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
-from grader.wire.bridge import Call
+from grader.wire.bridge import Call, StudentError
 from grader.harness.bench import Random, RandomInt, TooSlow  # noqa: F401  (for test authors)
 
 _recorded: dict = {}
@@ -110,6 +112,27 @@ def assert_unmodified(call: Call, *originals, names: tuple[str, ...] = ()) -> No
             label = names[i] if i < len(names) else f"argument {i + 1}"
             raise AssertionError(f"{label} was modified by the call; inputs must keep "
                                  "their values (work on a copy)")
+
+
+def assert_inputs_kept(function, *argument_sets, names: tuple[str, ...] = ()) -> Call:
+    """An in-place test that judges in-place changes only: ``function.inspect`` on a copy of
+    the first argument tuple whose call runs, then ``assert_unmodified`` against the originals;
+    the result is not judged (value tests do that). A call that raises in the student's code
+    (for instance an out-of-bounds read, which numba-cuda's simulator turns into an
+    IndexError) says nothing about the inputs: the next tuple is tried, so make the last one
+    the gentlest (for a kernel: a shape where no tile or block sticks out). Where no call runs,
+    the last one's error fails the test. Returns the ``Call``."""
+    if not argument_sets:
+        raise ValueError("assert_inputs_kept needs at least one tuple of arguments")
+    for i, args in enumerate(argument_sets):
+        try:
+            call = function.inspect(*copy.deepcopy(tuple(args)))
+        except StudentError as e:
+            if e.kind != "error" or i == len(argument_sets) - 1:
+                raise
+            continue
+        assert_unmodified(call, *args, names=names)
+        return call
 
 
 def rel_error(a, b) -> float:

@@ -5,8 +5,9 @@ Run them with `grader check .`: the simulator needs `pip install numba-cuda nvid
 (no GPU), the compile check also `pip install nvidia-nvvm nvidia-cuda-nvrtc`. The simulator runs
 every CUDA thread as a Python thread: keep to these sizes. The compile check compiles
 linear_kernel for a real GPU in a separate process, from your file as you wrote it (it never runs
-your code), and reads the GPU code (PTX) it gives: shared memory and barriers must be there. The
-hidden suite adds shapes that are not multiples of the tile, batch 1, and, on a GPU, speed.
+your code), and reads the GPU code (PTX) it gives: shared memory and barriers must be there; it
+judges that code, not your values (the other tests do). The hidden suite adds shapes that are
+not multiples of the tile, batch 1, and, on a GPU, speed.
 """
 import numpy as np
 import pytest
@@ -38,19 +39,15 @@ def test_linear_cuda_several_tiles(student_cuda):
     assert_close(out, x @ W + b, name="out", rtol=1e-12, atol=1e-12)
 
 
-def _correct(student_cuda, rng, shape):
-    N, D, H = shape
-    x, W, b = rng.standard_normal((N, D)), rng.standard_normal((D, H)), rng.standard_normal(H)
-    assert_close(student_cuda.linear_forward_cuda(x, W, b), x @ W + b, name="out",
-                 rtol=1e-10, atol=1e-12)
-
-
+# The compile check judges the kernel's GPU code only (the tests above, and the hidden ones,
+# judge its values): a kernel with a wrong value still earns these points if it compiles and
+# is tiled.
 @pytest.mark.points(2)
 @pytest.mark.timeout(15)
-def test_linear_kernel_compiles_for_gpu(student_cuda, cuda_build, rng):
+def test_linear_kernel_compiles_for_gpu(cuda_build):
     """linear_kernel compiles for a real GPU (no NumPy calls, lists or plain Python helpers
-    inside a kernel, no return value, at most 48 KiB of shared memory), and computes."""
-    _correct(student_cuda, rng, (17, 33, 15))
+    inside a kernel, no return value, at most 48 KiB of shared memory), launched by
+    linear_forward_cuda."""
     kernel = cuda_build.compile("linear_cuda", "linear_kernel", KERNEL_SIGNATURE,
                                 launched_by="linear_forward_cuda")
     kernel.assert_within_limits()
@@ -58,10 +55,9 @@ def test_linear_kernel_compiles_for_gpu(student_cuda, cuda_build, rng):
 
 @pytest.mark.points(3)
 @pytest.mark.timeout(15)
-def test_linear_kernel_is_tiled(student_cuda, cuda_build, rng):
-    """linear_kernel is tiled: tiles of x and W in cuda.shared.array, cuda.syncthreads()
-    between loading and using them; and it computes."""
-    _correct(student_cuda, rng, (20, 40, 18))
+def test_linear_kernel_is_tiled(cuda_build):
+    """linear_kernel is tiled: its GPU code declares shared memory (tiles of x and W in
+    cuda.shared.array), writes and reads it, and has barriers (cuda.syncthreads())."""
     kernel = cuda_build.compile("linear_cuda", "linear_kernel", KERNEL_SIGNATURE,
                                 launched_by="linear_forward_cuda")
     kernel.assert_tiled()

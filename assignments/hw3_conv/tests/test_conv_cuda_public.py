@@ -4,7 +4,8 @@
 Run them with `grader check .`: the simulator needs `pip install numba-cuda nvidia-cuda-runtime`
 (no GPU), the compile check also `pip install nvidia-nvvm nvidia-cuda-nvrtc`. The compile check
 compiles conv2d_kernel for a real GPU in a separate process, from your file as you wrote it (it
-never runs your code). The hidden suite adds more shapes (1x1 and 5x5 kernels, stride 2 with odd
+never runs your code), and judges that code, not your values (the other tests do). The hidden
+suite adds more shapes (1x1 and 5x5 kernels, stride 2 with odd
 sizes, padding 2, batch 1, one channel), a check that the inputs are unchanged, and, on a GPU,
 the kernel's speed.
 """
@@ -48,15 +49,13 @@ def test_conv_cuda_stride_2_padding_1(student_cuda):
     assert_close(out, _direct(x, w, b, 2, 1), name="out", rtol=1e-12, atol=1e-12)
 
 
+# The compile check judges the kernel's GPU code only (the tests above, and the hidden ones,
+# judge its values): a kernel with a wrong value still earns these points if it compiles.
 @pytest.mark.points(2)
 @pytest.mark.timeout(15)
-def test_conv_kernel_compiles_for_gpu(student_cuda, cuda_build, rng):
+def test_conv_kernel_compiles_for_gpu(cuda_build):
     """conv2d_kernel compiles for a real GPU (no NumPy calls, lists or plain Python helpers
-    inside a kernel, no return value), and computes."""
-    x, w, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 3)), \
-        rng.standard_normal(4)
-    assert_close(student_cuda.conv2d_forward_cuda(x, w, b, stride=1, padding=1),
-                 _direct(x, w, b, 1, 1), name="out", rtol=1e-10, atol=1e-12)
+    inside a kernel, no return value), launched by conv2d_forward_cuda."""
     kernel = cuda_build.compile("conv_cuda", "conv2d_kernel", KERNEL_SIGNATURE,
                                 launched_by="conv2d_forward_cuda")
     kernel.assert_within_limits()

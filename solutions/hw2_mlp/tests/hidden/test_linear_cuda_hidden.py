@@ -2,14 +2,15 @@
 
 In numba-cuda's simulator (tiny shapes; every test has its own timeout, since a student's launch
 configuration can multiply the cost): shapes that are not multiples of the tile (1x1x1,
-17x33x15, ...), batch 1, inputs unmodified, float64 results. On a GPU only: its speed against
-the reference kernel at 2048 x 2048 x 2048, cuBLAS reported beside. (The compile check, that
-the kernel compiles for a real GPU and is tiled, is public: tests/public.)
+17x33x15, ...), batch 1, float64 results; inputs unmodified (judged apart from the values). On
+a GPU only: its speed against the reference kernel at 2048 x 2048 x 2048, cuBLAS reported
+beside; without a GPU its points are pending, whatever the kernel computes. (The compile check,
+that the kernel compiles for a real GPU and is tiled, is public: tests/public.)
 """
 import numpy as np
 import pytest
 
-from grader.testing import Random, assert_close, assert_unmodified
+from grader.testing import Random, assert_close, assert_inputs_kept
 
 RTOL, ATOL = 1e-10, 1e-12
 
@@ -47,10 +48,11 @@ def test_linear_cuda_matches_numpy(student_cuda, rng, shape):
 @pytest.mark.timeout(15)
 def test_linear_cuda_does_not_modify_inputs(student_cuda, rng):
     """linear_forward_cuda must leave x, W and b as they were."""
-    x, W, b = _layer(rng, 5, 18, 6)
-    call = student_cuda.linear_forward_cuda.inspect(x.copy(), W.copy(), b.copy())
-    assert_unmodified(call, x, W, b, names=("x", "W", "b"))
-    assert_close(call.result, x @ W + b, name="out", rtol=RTOL, atol=ATOL)
+    # Judges the inputs only (the value tests judge the result). Where the call raises on
+    # 5x18x6 (a missing bounds check reads past x in the simulator), 16x16x16 decides: no tile
+    # sticks out there.
+    assert_inputs_kept(student_cuda.linear_forward_cuda, _layer(rng, 5, 18, 6),
+                       _layer(rng, 16, 16, 16), names=("x", "W", "b"))
 
 
 # On a GPU: 2048^3, large enough that the kernel, not the transfers, dominates. The tiled

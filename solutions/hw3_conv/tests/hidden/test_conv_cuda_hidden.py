@@ -2,13 +2,15 @@
 
 In numba-cuda's simulator (tiny shapes, a timeout per test): 1x1, 3x3, 5x5 and non-square
 kernels, stride 1 and 2 with odd sizes, padding 0, 1 and 2, batch 1, one input or output
-channel, non-square inputs, inputs unmodified, float64 results compared with the NumPy reference
-``conv2d_forward``. On a GPU only: its speed against the reference kernel on a larger layer.
+channel, non-square inputs, float64 results compared with the NumPy reference
+``conv2d_forward``; inputs unmodified (judged apart from the values). On a GPU only: its speed
+against the reference kernel on a larger layer; without a GPU its points are pending, whatever
+the kernel computes.
 """
 import numpy as np
 import pytest
 
-from grader.testing import Random, assert_close, assert_unmodified
+from grader.testing import Random, assert_close, assert_inputs_kept
 
 RTOL, ATOL = 1e-10, 1e-12
 
@@ -56,13 +58,14 @@ def test_conv_cuda_defaults(student_cuda, reference, rng):
 @pytest.mark.problem("conv_cuda")
 @pytest.mark.points(1)
 @pytest.mark.timeout(15)
-def test_conv_cuda_does_not_modify_inputs(student_cuda, reference, rng):
+def test_conv_cuda_does_not_modify_inputs(student_cuda, rng):
     """conv2d_forward_cuda must leave x, w and b as they were (pad on the device or by bounds checks, not in x)."""
-    x, w, b, stride, padding = _layer(rng, (2, 2, 5, 5, 3, 3, 3, 1, 2))
-    call = student_cuda.conv2d_forward_cuda.inspect(x.copy(), w.copy(), b.copy(), 1, 2)
-    assert_unmodified(call, x, w, b, names=("x", "w", "b"))
-    assert_close(call.result, reference.conv2d_forward(x, w, b, 1, 2)[0], name="out",
-                 rtol=RTOL, atol=ATOL)
+    # Judges the inputs only (the value tests judge the result). Where the call raises with
+    # padding 2 (a missing bounds check reads past x in the simulator), a square layer without
+    # padding whose 32x32 output no block sticks out of decides.
+    assert_inputs_kept(student_cuda.conv2d_forward_cuda,
+                       _layer(rng, (2, 2, 5, 5, 3, 3, 3, 1, 2)),
+                       _layer(rng, (1, 2, 34, 34, 2, 3, 3, 1, 0)), names=("x", "w", "b"))
 
 
 # On a GPU: a layer with enough work per call (N=16, C=32, 64x64, F=64, 3x3, padding 1: 1.2e9
