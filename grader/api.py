@@ -38,8 +38,10 @@ from grader.errors import (GraderError, GraderWarning, ResultsNotWritten,  # noq
 from grader.harness.supervisor import (check_folder, grade_submission,  # noqa: E402
                                        preload_harness)
 from grader.intake.notebook import checkout_for_check  # noqa: E402
+from grader.results import provenance  # noqa: E402
 from grader.results.outputs import prepare_folder  # noqa: E402
 from grader.results.scoring import failure_results, write_json_atomic  # noqa: E402
+from grader.sandbox.confinement import require_confinement  # noqa: E402
 from grader.sandbox.image import DEFAULT_BASE  # noqa: E402
 
 REPO_ROOT = config_mod.REPO_ROOT
@@ -47,30 +49,36 @@ REPO_ROOT = config_mod.REPO_ROOT
 
 def grade(submission, *, assignment: str, out=None, solutions=None, only=None,
           backend: str = "local", image: str | None = None, cpus: float | None = None,
-          output=None, progress=None) -> dict:
+          output=None, progress=None, allow_unconfined: bool = False) -> dict:
     """Grade one submission (a folder or a .zip) with every test of ``assignment``.
 
     ``backend`` is ``local`` (the embedded sandbox) or ``docker`` (one hardened container from
-    the autograder ``image``, limited to ``cpus``). Writes ``out/results.json`` when ``out``
+    the autograder ``image``, limited to ``cpus``; the image is checked first, as ``batch``
+    does: it must hold the assignment as it is now). Writes ``out/results.json`` when ``out``
     is given (checked before grading starts) and returns the results dict; ``output`` is an
     older name of ``out``. ``only`` restricts grading to the named test functions (used to
     validate mutants). A submission that cannot be graded at all (a misnamed file, an
     unreadable zip) has status ``submission_error`` and the reason as output. ``progress``
     (local backend) is called with each problem's result as it finishes (a dict: ``problem``,
-    ``score``, ``max_score``, ``tests``, ``failed``).
+    ``score``, ``max_score``, ``tests``, ``failed``). The results' ``provenance`` says what
+    produced them (``grader.results.provenance``).
+
+    The local backend as a normal user runs in plain mode, which does not confine file access:
+    refused (``UnconfinedSandbox``) unless ``allow_unconfined``, which prints a warning.
     """
-    out = out if out is not None else output
+    if backend not in ("local", "docker"):
+        raise GraderError(f"unknown backend {backend!r} (use local or docker)")
     spec = config_mod.find_assignment(assignment, solutions=solutions)
     if not os.path.lexists(submission):
         raise GraderError(f"{submission}: no such file or folder")
+    require_confinement(backend, allow_unconfined, command="grade")
     if out is not None:
         out = prepare_folder(out)
-    try:
-        results = grade_submission(spec, Path(submission), backend=backend, image=image,
-                                   cpus=cpus, only=only, progress=progress)
-    except SubmissionError as e:  # the student's to fix (a misnamed file, a broken zip)
-        results = failure_results(spec, "submission_error", str(e))
-    results["submission"] = Path(submission).name
+    facts = None
+    if backend == "docker":
+        facts = _checked_image(spec, image)
+    results = _grade(spec, submission, only=only, backend=backend, image=image, cpus=cpus,
+                     progress=progress, facts=facts)
     if out is not None:
         try:
             write_json_atomic(out / "results.json", results)
@@ -78,6 +86,33 @@ def grade(submission, *, assignment: str, out=None, solutions=None, only=None,
             raise ResultsNotWritten(f"{out / 'results.json'}: cannot write it "
                                     f"({e.strerror or e})", results=results) from None
     return results
+
+
+def _checked_image(spec, image: str | None):
+    """The docker ``image`` (default ``$GRADER_IMAGE``, else the autograder's) holds ``spec``
+    as it is now (else the InfrastructureError ``batch`` gives); its id and sandbox mode, for
+    the provenance."""
+    from grader.sandbox.docker import DEFAULT_IMAGE, client
+    from grader.sandbox.image import check_image
+    image = image or os.environ.get("GRADER_IMAGE", DEFAULT_IMAGE)
+    c = client()
+    check_image(spec, image, c)
+    return provenance.image_facts(image, c)
+
+
+def _grade(spec, submission, *, only=None, backend="local", image=None, cpus=None,
+           progress=None, facts=None) -> dict:
+    """Grade one submission, unchecked (``grade`` checks first; the demo grades the bundled
+    examples as they are); the results carry their provenance."""
+    stamp = provenance.make(spec, submission_sha256=provenance.submission_digest(submission),
+                            backend=backend, image=facts)
+    try:
+        results = grade_submission(spec, Path(submission), backend=backend, image=image,
+                                   cpus=cpus, only=only, progress=progress)
+    except SubmissionError as e:  # the student's to fix (a misnamed file, a broken zip)
+        results = failure_results(spec, "submission_error", str(e))
+    results["submission"] = Path(submission).name
+    return provenance.stamp(results, stamp)
 
 
 def check(path=".", *, assignment: str | None = None, solutions=None,
@@ -186,8 +221,8 @@ def demo(*, assignments: tuple[str, ...] | None = None, out=None, jobs: int = 2,
     cuda = any(config_mod.find_assignment(a).cuda.files for a in assignments)
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
                                 initializer=preload_harness, initargs=(cuda,)) as pool:
-        futures = {pool.submit(grade, sub, assignment=assignment,
-                               out=Path(out) / assignment / sub.name if out else None):
+        futures = {pool.submit(_demo_one, sub, assignment,
+                               Path(out) / assignment / sub.name if out else None):
                    (assignment, sub.name) for assignment, sub in work}
         for future in cf.as_completed(futures):
             results = future.result()
@@ -195,6 +230,15 @@ def demo(*, assignments: tuple[str, ...] | None = None, out=None, jobs: int = 2,
             if progress:
                 progress(results)
     return [graded[key] for key in sorted(graded)]
+
+
+def _demo_one(submission: Path, assignment: str, out) -> dict:
+    """One bundled example, graded with this machine's local sandbox whatever its mode (the
+    examples are the course's own code: nothing to confine them from)."""
+    results = _grade(config_mod.find_assignment(assignment), submission)
+    if out is not None:
+        write_json_atomic(prepare_folder(out) / "results.json", results)
+    return results
 
 
 def zip_submission(path=".", *, out=None) -> dict:

@@ -27,7 +27,8 @@ EXIT_CODES = """exit codes:
   1    check: a public test fails; validate: a check fails; export nbgrader: a student
        was skipped
   2    a mistake in the command, or a submission that cannot be graded
-  3    the grader's environment failed (Docker engine, image)
+  3    the grader's environment failed (Docker engine, image), or cannot confine a
+       submission (plain mode without --allow-unconfined)
   130  interrupted (Ctrl-C); re-running a batch resumes it"""
 
 
@@ -107,7 +108,7 @@ def cmd_grade(args) -> int:
     try:
         results = api.grade(args.submission, assignment=args.assignment, out=args.out,
                             solutions=args.solutions, backend=args.backend, image=args.image,
-                            progress=_progress(args))
+                            progress=_progress(args), allow_unconfined=args.allow_unconfined)
     except ResultsNotWritten as e:  # the grade still counts: show it, then why no file
         print(reports.grade_summary(e.results), file=human)
         if args.json:
@@ -134,7 +135,8 @@ def cmd_batch(args) -> int:
                             backend=args.backend, jobs=args.jobs, scheduler=args.scheduler,
                             regrade=args.regrade, image=args.image,
                             engine_wait=args.engine_wait, similarity=args.similarity,
-                            regrade_pending=args.regrade_pending)
+                            regrade_pending=args.regrade_pending,
+                            allow_unconfined=args.allow_unconfined)
     except BatchStopped as e:  # what was graded is in the gradebook: show it, then why
         if e.summary:
             if args.json:
@@ -286,6 +288,13 @@ def _assignment(p, required=True):
                                                            " (default: from the folder)"))
 
 
+def _allow_unconfined(p):
+    p.add_argument("--allow-unconfined", action="store_true",
+                   help="grade even where the local sandbox cannot confine file access (plain "
+                   "mode: not root), so a submission can read the reference and hidden tests; "
+                   "without it such a run is refused (exit 3)")
+
+
 def _json(p, what):
     p.add_argument("--json", action="store_true", help=f"print only {what}, as JSON, on stdout")
 
@@ -329,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", default=_default(api.grade, "image"),
                    help="autograder image for --backend docker (default: $GRADER_IMAGE, else "
                    "nn-grader/autograder:latest)")
+    _allow_unconfined(p)
     _json(p, "the results (results.json)")
 
     p = _sub(sub, "batch", "grade a whole class in parallel; write a gradebook", cmd_batch,
@@ -359,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long to wait for a Docker engine that stops answering")
     p.add_argument("--similarity", action="store_true",
                    help="then rank the pairs of submissions that share code (grader similarity)")
+    _allow_unconfined(p)
     _json(p, "the summary")
 
     p = _sub(sub, "report", "rebuild a batch's HTML pages (index.html, a feedback.html per "

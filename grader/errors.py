@@ -46,3 +46,10 @@ class ResultsNotWritten(GraderError):
     def __init__(self, message: str, *, results: dict):
         super().__init__(message)
         self.results = results
+
+
+class UnconfinedSandbox(InfrastructureError):
+    """``grade`` or ``batch`` with the local backend on a machine where it cannot confine
+    file access (plain mode: not root), and the TA did not pass ``--allow-unconfined``. An
+    environment problem (exit 3, as a missing engine): the same command grades as root or with
+    ``--backend docker``."""

@@ -15,6 +15,11 @@ IS_ROOT = os.geteuid() == 0
 # "uid" mode needs a Python outside root-only folders: it is tested in the Docker image.
 # "jail-template": jail mode with the workers forked from a template (as in a batch).
 SANDBOX_MODES = ["plain", "jail", "jail-template"] if IS_ROOT else ["plain"]
+if not IS_ROOT:
+    # A normal user's local backend is plain mode, which `grade` and `batch` refuse without the
+    # TA's consent (--allow-unconfined): the suite consents, for itself and what it starts.
+    # tests/test_plain_mode.py removes it to test the refusal.
+    os.environ.setdefault("GRADER_ALLOW_UNCONFINED", "1")
 
 
 @pytest.fixture(params=SANDBOX_MODES)
@@ -23,6 +28,8 @@ def sandbox_mode(request, monkeypatch):
     jail-mode workers)."""
     mode = request.param.split("-")[0]
     monkeypatch.setenv("GRADER_SANDBOX_MODE", mode)
+    if mode == "plain":  # graded unconfined on purpose: the TA's consent (--allow-unconfined)
+        monkeypatch.setenv("GRADER_ALLOW_UNCONFINED", "1")
     if request.param.endswith("-template"):
         with worker_template():
             yield mode

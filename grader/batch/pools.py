@@ -21,11 +21,13 @@ from grader.harness.supervisor import preload_harness
 
 
 def make_pool(backend: str, jobs: int, scheduler: str | None, assignment: str, image, *,
-              cuda: bool = False):
+              cuda: bool = False, allow_unconfined: bool = False):
     """``cuda``: the assignment has CUDA problems (a process pool's workers then start the
-    CUDA templates as well)."""
+    CUDA templates as well). ``allow_unconfined``: a Dask worker may grade in plain mode
+    (the batch checked this machine's own mode already)."""
     if scheduler:
-        return DaskPool(scheduler, jobs, assignment, backend, image)
+        return DaskPool(scheduler, jobs, assignment, backend, image,
+                        allow_unconfined=allow_unconfined)
     if backend == "docker":
         return ThreadPool(jobs, assignment, backend, image)
     return ProcessPool(jobs, assignment, backend, image, cuda=cuda)
@@ -129,8 +131,10 @@ class ThreadPool(_Pool):
 
 
 class DaskPool(_Pool):
-    def __init__(self, scheduler, jobs, assignment, backend, image):
+    def __init__(self, scheduler, jobs, assignment, backend, image, *,
+                 allow_unconfined: bool = False):
         super().__init__(jobs, assignment, backend, image)
+        self.allow_unconfined = allow_unconfined
         try:
             from distributed import Client
         except ImportError:
@@ -146,6 +150,7 @@ class DaskPool(_Pool):
     def submit(self, s):
         future = self._client.submit(grade_bytes, s.name, s.key, zip_bytes(s.path),
                                      self.assignment, self.backend, self.image,
+                                     allow_unconfined=self.allow_unconfined,
                                      key=f"grade-{self.assignment}-{s.key}", pure=False)
         self._futures.append(future)
         return future

@@ -3,13 +3,23 @@
 SUBMISSIONS is a folder of per-student folders or zips, one zip of those, or nbgrader's
 ``submitted/<student>/<assignment>/`` layout. Each student's ``students/<key>/results.json``
 (written atomically; keys: see ``grader.results.gradebook``) is the durable record: a re-run
-skips students already graded whose submission is unchanged (its SHA-256 is in the record),
-regrades those whose submission changed, and with ``regrade`` everyone; so a batch killed at any
-moment finishes on the next run with every student graded exactly once. ``gradebook.csv`` is
+skips students already graded whose record is current, regrades those whose record is stale
+(its ``provenance`` differs from what this run would grade with: the submission, the
+assignment's tests, reference or ``assignment.yaml``, the grader's version, the backend and
+sandbox mode, the Docker image; see ``grader.results.provenance``) and says how many and why,
+and with ``regrade`` everyone; so a batch killed at any moment finishes on the next run with
+every student graded exactly once. ``gradebook.csv`` is
 rebuilt from those records. An ``infrastructure`` result is retried, and never replaces an
 earlier good one. A ``needs_gpu`` record (GPU-only tests not run on a machine without a GPU)
-counts as graded; ``regrade_pending`` on a GPU machine grades exactly those students again,
-which completes their pending points.
+counts as graded, as does ``import_error``; ``regrade_pending`` on a GPU machine grades
+exactly the ``needs_gpu`` students again, which completes their pending points.
+
+An output folder belongs to one assignment: ``batch.json`` names it (written by the first
+batch; older folders are known by their records' ``assignment``), and a batch of another
+assignment into it is refused before anything changes. A student graded before whose
+submission is no longer in SUBMISSIONS is said once and their record folder moved to
+``withdrawn/<key>/``: out of the gradebook, the pages, the similarity ranking and the exports
+(all of which read ``students/``), never deleted; a student who comes back gets it back.
 
 Before the first student the set-up is checked (the Docker engine, the image, the assignment
 in it; the output folder), so a broken set-up is one message, not a class graded as failed.
@@ -30,6 +40,7 @@ submission's bytes and grades it with that machine's sandbox or Docker engine.
 from __future__ import annotations
 
 import collections
+import json
 import os
 import tempfile
 import time
@@ -42,57 +53,176 @@ from grader.batch.tasks import ENGINE_AWAY, failed_record
 from grader.course.config import find_assignment
 from grader.errors import BatchStopped, GraderError
 from grader.intake.students import discover
-from grader.results import reports
-from grader.results.gradebook import (OutOfSpace, read_record, record_dir, summarize,
-                                      write_gradebook, write_record)
+from grader.results import provenance, reports
+from grader.results.gradebook import (STUDENTS, OutOfSpace, read_record, record_dir,
+                                      summarize, write_gradebook, write_record)
 from grader.results.outputs import prepare_folder
+from grader.results.safe_text import visible
 from grader.results.scoring import write_text_atomic
 from grader.results.pages.build import write_pages
+from grader.sandbox.confinement import require_confinement
 
 ENGINE_RETRIES = 3  # times one student is regraded after the engine went away under it
+GRADED = ("ok", "needs_gpu", "import_error")  # statuses kept while the record is current
+OWNER = "batch.json"  # in an output folder: the assignment it belongs to
+WITHDRAWN = "withdrawn"  # records of students whose submission is gone: OUT/withdrawn/<key>/
 
 
 def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: int = 2,
           scheduler: str | None = None, regrade: bool = False, image: str | None = None,
           progress: bool = True, engine_wait: float = 60.0,
-          similarity: bool = False, regrade_pending: bool = False) -> dict:
+          similarity: bool = False, regrade_pending: bool = False,
+          allow_unconfined: bool = False) -> dict:
     """Grade every student in ``submissions``; write results, feedback, gradebook.csv and the
     HTML pages (``index.html``, a ``feedback.html`` per student). Each student's files as
     graded are kept beside their results (for ``grader similarity``); with ``similarity`` the
-    pairs of submissions that share code are ranked too, linked from ``index.html``."""
+    pairs of submissions that share code are ranked too, linked from ``index.html``.
+
+    The local backend as a normal user runs in plain mode, which does not confine file access:
+    refused (``UnconfinedSandbox``) unless ``allow_unconfined``, which prints a warning. The
+    summary says who was regraded and why (``stale``: reason -> count; ``changed``: those whose
+    submission changed) and who has no submission any more (``withdrawn``)."""
     if not isinstance(jobs, int) or jobs < 1:
         raise GraderError(f"jobs must be a whole number of at least 1, not {jobs!r}")
     if backend not in ("local", "docker"):
         raise GraderError(f"unknown backend {backend!r} (use local or docker)")
     spec = find_assignment(assignment)
+    if not scheduler:  # on a cluster the workers' sandboxes grade (tasks.grade_one checks)
+        require_confinement(backend, allow_unconfined, command="batch")
     if regrade_pending:
         _require_gpu(backend, scheduler)
     out = prepare_folder(out)
+    _claim_folder(out, spec.id)
+    facts = None
     if backend == "docker" and not scheduler:
-        _check_docker(spec, image)
-    pool = make_pool(backend, jobs, scheduler, spec.id, image, cuda=bool(spec.cuda.files))
+        facts = _check_docker(spec, image)
+    # What this run grades with; on a cluster the workers' mode and image are their own.
+    stamp = provenance.make(spec, submission_sha256=None, backend=backend, image=facts).to_dict()
+    expected = {k: v for k, v in stamp.items() if k != "submission_sha256"
+                and not (scheduler and k in ("sandbox_mode", "image_digest"))}
+    pool = make_pool(backend, jobs, scheduler, spec.id, image, cuda=bool(spec.cuda.files),
+                     allow_unconfined=allow_unconfined)
     try:
         with tempfile.TemporaryDirectory(prefix="grader-batch-") as scratch:
             students = discover(Path(submissions), spec.id, Path(scratch), exclude=[out])
-            todo, changed = _to_grade(out, students, regrade, regrade_pending)
+            withdrawn, restored = _set_aside_withdrawn(out, students)
+            todo, stale = _to_grade(out, students, regrade, regrade_pending, expected)
+            changed = stale.get(provenance.REASONS["submission_sha256"], 0)
             skipped = len(students) - len(todo)
             for s in [s for s in todo if s.problem]:  # e.g. two submissions for one name
                 _record(out, s, failed_record(s.name, s.key, spec.id, "submission_error",
-                                              s.problem), spec)
+                                              s.problem), spec, stamp)
             todo = [s for s in todo if not s.problem]
-            run = _Run(pool, out, spec, Progress(len(todo), enabled=progress), engine_wait)
-            if changed:
-                run.progress.note(f"regrading {changed} student{'s' * (changed != 1)} whose "
-                                  "submission changed since it was graded")
+            run = _Run(pool, out, spec, Progress(len(todo), enabled=progress), engine_wait,
+                       stamp)
+            for note in (_withdrawn_note(out, withdrawn), _restored_note(restored),
+                         _stale_note(stale)):
+                if note:
+                    run.progress.note(note)
             run.grade(todo)
             if run.stopped is None and run.out_of_space is None:
                 _keep_missing_files(out, spec, students)
     finally:
         pool.close()
     summary = _write_outputs(out, spec, students, similarity=similarity)
-    summary.update(graded_now=run.graded, skipped=skipped, changed=changed)
+    summary.update(graded_now=run.graded, skipped=skipped, changed=changed, stale=dict(stale),
+                   regrading=_stale_note(stale), withdrawn=[name for name, _ in withdrawn],
+                   restored=restored)
     run.raise_if_stopped(summary, len(students))
     return summary
+
+
+def _claim_folder(out: Path, assignment: str) -> None:
+    """An output folder belongs to one assignment: the one ``batch.json`` names, else the one
+    its records were graded for. Another is refused (exit 2) before anything is changed; a
+    folder of no assignment yet becomes ``assignment``'s."""
+    marker = out / OWNER
+    owners: set = set()
+    try:
+        owner = json.loads(marker.read_text(encoding="utf-8")).get("assignment")
+        if isinstance(owner, str) and owner:
+            owners.add(owner)
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, AttributeError):
+        pass  # unreadable: the records say it
+    if not owners:
+        for folder in (out / STUDENTS, out / WITHDRAWN):
+            for record in sorted(folder.glob("*/results.json")) if folder.is_dir() else ():
+                try:
+                    owner = json.loads(record.read_text(encoding="utf-8")).get("assignment")
+                except (OSError, ValueError, AttributeError):
+                    continue
+                if isinstance(owner, str) and owner:
+                    owners.add(owner)
+    others = sorted(owners - {assignment})
+    if others:
+        raise GraderError(
+            f"{out}: this folder holds the grades of {', '.join(others)}, not {assignment}; "
+            f"give {assignment} an --out folder of its own (nothing was changed)")
+    if owners != {assignment} or not marker.is_file():
+        write_text_atomic(marker, json.dumps({"assignment": assignment}) + "\n")
+
+
+def _set_aside_withdrawn(out: Path, students) -> tuple[list[tuple[str, Path]], list[str]]:
+    """Records in ``students/`` of students no longer in the class folder move to
+    ``withdrawn/<key>/`` (``<key>.2``... when taken): kept, and out of every reader of the
+    batch. A student back in the class folder without a record gets theirs back (then
+    regraded if stale). Returns ([(name, new folder)], [names restored])."""
+    root, aside = out / STUDENTS, out / WITHDRAWN
+    keys = {s.key for s in students}
+    withdrawn = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else ():
+        if folder.name in keys or not (folder / "results.json").is_file():
+            continue
+        record = read_record(out, folder.name) or {}
+        name = record.get("student") if isinstance(record.get("student"), str) else folder.name
+        aside.mkdir(exist_ok=True)
+        dest, n = aside / folder.name, 1
+        while dest.exists():
+            n += 1
+            dest = aside / f"{folder.name}.{n}"
+        os.replace(folder, dest)
+        withdrawn.append((name, dest))
+    restored = []
+    for s in students:
+        kept = aside / s.key
+        if (kept / "results.json").is_file() and not record_dir(out, s.key).exists():
+            root.mkdir(exist_ok=True)
+            os.replace(kept, record_dir(out, s.key))
+            restored.append(s.name)
+    return withdrawn, restored
+
+
+def _withdrawn_note(out: Path, withdrawn) -> str:
+    if not withdrawn:
+        return ""
+    n = len(withdrawn)
+    names = ", ".join(visible(name) for name, _ in withdrawn)
+    where = withdrawn[0][1] if n == 1 else out / WITHDRAWN
+    return (f"{n} student{'s' * (n != 1)} graded before {'has' if n == 1 else 'have'} no "
+            f"submission any more: {names} — left out (record{'s' * (n != 1)} moved to "
+            f"{where})")
+
+
+def _restored_note(restored) -> str:
+    if not restored:
+        return ""
+    n = len(restored)
+    return (f"{n} student{'s' * (n != 1)} back in the class folder: "
+            f"{', '.join(map(visible, restored))} — record{'s' * (n != 1)} restored from "
+            f"{WITHDRAWN}/")
+
+
+def _stale_note(stale) -> str | None:
+    """``regrading 2 students: the assignment's tests ... changed since they were graded``."""
+    total = sum(stale.values())
+    if not total:
+        return None
+    reasons = sorted(stale.items(), key=lambda item: -item[1])
+    why = reasons[0][0] if len(reasons) == 1 else \
+        "; ".join(f"{reason} ({count})" for reason, count in reasons)
+    return f"regrading {total} student{'s' * (total != 1)}: {why}"
 
 
 def _keep_missing_files(out: Path, spec, students) -> None:
@@ -108,31 +238,38 @@ def _keep_missing_files(out: Path, spec, students) -> None:
                 return
 
 
-def _check_docker(spec, image) -> None:
+def _check_docker(spec, image):
     """The engine answers, the image exists and holds this assignment as it is now; and
-    containers of dead batches are removed (never another live batch's)."""
+    containers of dead batches are removed (never another live batch's). Returns the image's
+    id and sandbox mode (``provenance.ImageFacts``)."""
     from grader.sandbox import docker as backend
     from grader.sandbox.image import check_image
     c = backend.client()
-    check_image(spec, image or os.environ.get("GRADER_IMAGE", backend.DEFAULT_IMAGE), c)
+    image = image or os.environ.get("GRADER_IMAGE", backend.DEFAULT_IMAGE)
+    check_image(spec, image, c)
     backend.reap(c)
+    return provenance.image_facts(image, c)
 
 
-def _to_grade(out: Path, students, regrade: bool, regrade_pending: bool = False):
-    """The students to grade now, and how many of them were graded before from content that
-    has changed since (their record holds another ``submission_sha256``). Pending GPU points
-    (``needs_gpu``) count as graded, unless ``regrade_pending``."""
-    todo, changed = [], 0
+def _to_grade(out: Path, students, regrade: bool, regrade_pending: bool = False,
+              expected: dict | None = None):
+    """The students to grade now, and why those graded before are graded again: a Counter
+    of ``provenance.stale_reason`` (their record's provenance differs from ``expected``, this
+    run's; the submission's hash is each student's). Graded records (``ok``; ``needs_gpu``,
+    pending GPU points, unless ``regrade_pending``; ``import_error``) are kept while current;
+    the others are always graded again."""
+    todo, stale = [], collections.Counter()
     for s in students:
         old = read_record(out, s.key)
         status = old.get("status") if old else None
-        if regrade or old is None or status not in ("ok", "needs_gpu") \
+        if regrade or old is None or status not in GRADED \
                 or status == "needs_gpu" and regrade_pending:
             todo.append(s)
-        elif old.get("submission_sha256") != s.digest:
+        elif why := provenance.stale_reason(old, {**(expected or {}),
+                                                  "submission_sha256": s.digest}):
             todo.append(s)
-            changed += 1
-    return todo, changed
+            stale[why] += 1
+    return todo, stale
 
 
 def _require_gpu(backend: str, scheduler: str | None) -> None:
@@ -145,10 +282,12 @@ def _require_gpu(backend: str, scheduler: str | None) -> None:
                           "machine")
 
 
-def _record(out: Path, student, results: dict, spec) -> dict:
-    """The student's files as graded (for ``grader similarity``), then their record."""
+def _record(out: Path, student, results: dict, spec, stamp: dict) -> dict:
+    """The student's files as graded (for ``grader similarity``), then their record, with its
+    provenance (the task's, else ``stamp``: this run's) holding the student's content hash."""
     from grader.similarity.sources import keep_student_files
-    results.update(student=student.name, key=student.key,
+    origin = {**(results.get("provenance") or stamp), "submission_sha256": student.digest or None}
+    results.update(student=student.name, key=student.key, provenance=origin,
                    submission_sha256=student.digest or None)
     try:
         keep_student_files(record_dir(out, student.key), student.path, spec)
@@ -163,8 +302,10 @@ class _Run:
     """One pass over the students to grade: submits at most as many as the pool runs at once,
     records each result as it arrives, and reacts to Ctrl-C, a lost engine and a full disk."""
 
-    def __init__(self, pool, out: Path, spec, progress: Progress, engine_wait: float):
+    def __init__(self, pool, out: Path, spec, progress: Progress, engine_wait: float,
+                 stamp: dict):
         self.pool, self.out, self.spec, self.progress = pool, out, spec, progress
+        self.stamp = stamp  # this run's provenance, for records made here (no task's)
         self.engine_wait = engine_wait
         self.graded = 0
         self.stopped = None      # None, "finished running", "stopped at once"
@@ -221,7 +362,7 @@ class _Run:
 
     def _write(self, student, results: dict) -> None:
         try:
-            _record(self.out, student, results, self.spec)
+            _record(self.out, student, results, self.spec, self.stamp)
         except OutOfSpace as e:
             self.out_of_space = e
             self.not_graded += 1

@@ -13,6 +13,7 @@ from pathlib import Path
 from grader.course.config import find_assignment
 from grader.errors import EngineUnavailable, GraderError, SubmissionError
 from grader.harness.supervisor import grade_submission
+from grader.results import provenance
 from grader.results.scoring import failure_results
 
 RETRIES = 2  # extra tries for an infrastructure result
@@ -21,8 +22,24 @@ ENGINE_AWAY = "_engine_away"  # marks a result that failed because the engine we
 
 def grade_one(name: str, key: str, path: str, assignment: str, backend: str,
               image: str | None, cpus: float | None = None) -> dict:
-    """Grade one student (runs in a worker process or on a Dask worker)."""
+    """Grade one student (runs in a worker process or on a Dask worker). The results carry
+    what produced them (``provenance``: this machine's sandbox mode, for docker the image's
+    id; the batch adds the submission's hash)."""
     spec = find_assignment(assignment)
+    facts = provenance.image_facts(image or _default_image()) if backend == "docker" else None
+    stamp = provenance.make(spec, submission_sha256=None, backend=backend, image=facts)
+    return provenance.stamp(_grade_one(spec, name, key, path, backend, image, cpus), stamp)
+
+
+def _default_image() -> str:
+    import os
+
+    from grader.sandbox.docker import DEFAULT_IMAGE
+    return os.environ.get("GRADER_IMAGE", DEFAULT_IMAGE)
+
+
+def _grade_one(spec, name, key, path, backend, image, cpus) -> dict:
+    assignment = spec.id
     for attempt in range(RETRIES + 1):
         try:
             results = grade_submission(spec, Path(path), backend=backend, image=image,
@@ -42,8 +59,19 @@ def grade_one(name: str, key: str, path: str, assignment: str, backend: str,
 
 
 def grade_bytes(name: str, key: str, archive: bytes, assignment: str, backend: str,
-                image: str | None) -> dict:
-    """A Dask task: the submission travels as zip bytes, so workers need no shared disk."""
+                image: str | None, *, allow_unconfined: bool = False) -> dict:
+    """A Dask task: the submission travels as zip bytes, so workers need no shared disk. A
+    worker whose local sandbox is plain mode grades only with ``allow_unconfined`` (else the
+    student is ``infrastructure``, graded again once the worker runs as root)."""
+    from grader.sandbox.confinement import allowed
+    if backend == "local" and not allowed(allow_unconfined):
+        from grader.sandbox.local import default_mode
+        if default_mode() == "plain":
+            return failed_record(name, key, assignment, "infrastructure",
+                                 "not graded: this Dask worker's local sandbox is plain mode "
+                                 "(not root), which does not confine file access; run the "
+                                 "worker as root, use --backend docker, or pass "
+                                 "--allow-unconfined")
     with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
         path = Path(tmp) / f"{key}.zip"
         path.write_bytes(archive)

@@ -11,9 +11,7 @@ cached between builds.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +21,7 @@ from pathlib import Path
 
 from grader.course.config import REPO_ROOT, find_assignment, solutions_dir
 from grader.errors import GraderError, InfrastructureError
+from grader.results.provenance import assignment_digest  # the one definition
 
 DEFAULT_TAG = "nn-grader/autograder:latest"
 DEFAULT_GPU_TAG = "nn-grader/autograder-gpu:latest"
@@ -38,24 +37,9 @@ ASSIGNMENTS_LABEL = "nn-grader.assignments"  # {id: digest} of the assignments i
 _NOT_COPIED = ("__pycache__", "*.pyc", "mutants")
 
 
-def assignment_digest(spec) -> str:
-    """SHA-256 of what the image holds of an assignment (its folder, less mutants and caches):
-    equal digests mean the image grades with exactly these tests and references."""
-    h = hashlib.sha256()
-    for root, dirs, files in os.walk(spec.root):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__"
-                         and not (d == "mutants" and Path(root) == spec.root))
-        for name in sorted(f for f in files if not f.endswith(".pyc")):
-            path = Path(root, name)
-            rel = path.relative_to(spec.root).as_posix().encode()
-            data = path.read_bytes()
-            h.update(len(rel).to_bytes(4, "little") + rel + len(data).to_bytes(8, "little") + data)
-    return h.hexdigest()
-
-
 def check_image(spec, image: str, docker_client) -> None:
-    """Before a batch: the image exists and holds this assignment as it is now; otherwise one
-    InfrastructureError that says what to do."""
+    """Before grading (``grade --backend docker``, a batch): the image exists and holds this
+    assignment as it is now; otherwise one InfrastructureError that says what to do."""
     import docker
     try:
         labels = docker_client.images.get(image).labels or {}

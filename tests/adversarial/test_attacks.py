@@ -239,7 +239,8 @@ def _run(name: str, source: Path, base: Path, mode: str | None) -> Graded:
     with mock.patch.dict(os.environ, env), \
             (worker_template() if template else contextlib.nullcontext()):
         try:  # no mode: this machine's default (see JAIL)
-            results = grade(submission, assignment=ASSIGNMENT, output=out_dir)
+            results = grade(submission, assignment=ASSIGNMENT, output=out_dir,
+                            allow_unconfined=True)  # plain mode too, on purpose
         except BaseException as e:  # the grader must not raise for any submission
             error = e
     finished = time.monotonic()
