@@ -10,7 +10,7 @@ import pytest
 
 from grader.wire.bridge import (StudentError, StudentModules, WorkerCrashed, WorkerSession,
                            WorkerTimeout)
-from grader.sandbox import cgroups
+from grader.sandbox import call_clock, cgroups
 from grader.sandbox.local import LocalSandbox, WorkerLimits
 from tests.conftest import worker_template, write_files
 
@@ -183,7 +183,9 @@ def test_timeout_kills_and_the_next_call_gets_a_fresh_worker(student):
     start = time.monotonic()
     with pytest.raises(WorkerTimeout):
         student.spin()
-    assert time.monotonic() - start < 6
+    # Charged in the worker's own time (sandbox/call_clock.py): on a busy machine a 3 s limit
+    # takes longer on the wall clock, but never past the backstop.
+    assert time.monotonic() - start < 3 * call_clock.BACKSTOP_FACTOR
     assert student.Node(scale=5.0).forward(1.0) == 5.0
     with pytest.raises(StudentError, match="restarted"):
         node.forward(1.0)  # a handle from the dead worker is refused, not misrouted

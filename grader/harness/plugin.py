@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from grader import testing
-from grader.wire.bridge import StudentFailure, StudentModules, WorkerSession
+from grader.wire.bridge import MachineFault, StudentFailure, StudentModules, WorkerSession
 from grader.harness.bench import Bench, ReferenceFailed, TooSlow
 from grader.harness.cuda import CudaSupport, NeedsGpu
 from grader.sandbox.local import LocalSandbox, job_scratch
@@ -214,8 +214,7 @@ class GradingPlugin:
 
     @pytest.fixture
     def rng(self, request):
-        seed = zlib.crc32(f"{self.job.get('seed', 0)}:{request.node.nodeid}".encode())
-        return np.random.default_rng(seed)
+        return _seeded_rng(self.job, request.node.nodeid)
 
     # -- running ----------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True)
@@ -231,7 +230,16 @@ class GradingPlugin:
         if self.session is not None:
             self.session.call_timeout = min(per_call, remaining)
         testing.take_recorded()
-        return (yield)
+        try:
+            return (yield)
+        except (MachineFault, ReferenceFailed):
+            # The worker (or the reference's) was killed or stalled from outside the student's
+            # code: run the test once more, on a fresh worker and the same inputs. A second fault stays
+            # ``infrastructure``: the submission is regraded, never charged for it.
+            testing.take_recorded()
+            if "rng" in getattr(item, "funcargs", {}):
+                item.funcargs["rng"] = _seeded_rng(self.job, item.nodeid)
+            return item.runtest()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -255,6 +263,11 @@ class GradingPlugin:
                         "duration": round(call.duration, 4),
                         "measured": _finite(testing.take_recorded())})
         return report
+
+
+def _seeded_rng(job: dict, nodeid: str) -> np.random.Generator:
+    """The test's own random generator: the same inputs every run of that test."""
+    return np.random.default_rng(zlib.crc32(f"{job.get('seed', 0)}:{nodeid}".encode()))
 
 
 _META = pytest.StashKey[dict]()

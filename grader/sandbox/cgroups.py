@@ -96,6 +96,10 @@ class WorkerCgroup:
                     _write(group / "memory.swap.max", "0", missing_ok=True)
             else:
                 controllers = ["cpu", "pids"] + (["memory"] if memory else [])
+                # cpuacct, where it is a hierarchy of its own: the tree's CPU time, one read.
+                if _writable(root / "cpuacct" / "cgroup.procs") \
+                        and not (root / "cpu" / "cpuacct.usage").exists():
+                    controllers.append("cpuacct")
                 self.dirs = [root / c / (PREFIX + name) for c in controllers]
                 for d in self.dirs:
                     d.mkdir(exist_ok=True)
@@ -116,6 +120,35 @@ class WorkerCgroup:
         """Move the calling process into the group (in the child, before exec)."""
         for d in self.dirs:
             _write(d / "cgroup.procs", str(os.getpid()))
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used by every process that was ever in the group, or None if unknown."""
+        for d in self.dirs:
+            try:
+                if self.version == "v2":
+                    for line in (d / "cpu.stat").read_text().splitlines():
+                        if line.startswith("usage_usec "):
+                            return int(line.split()[1]) / 1e6
+                elif (d / "cpuacct.usage").exists():
+                    return int((d / "cpuacct.usage").read_text()) / 1e9
+            except (OSError, ValueError):
+                return None
+        return None
+
+    def memory_limit_hit(self) -> bool:
+        """The group's memory limit was reached (its processes were refused memory, or the
+        kernel's OOM killer ran in it): the worker's own doing."""
+        for d in self.dirs:
+            try:
+                if self.version == "v2" and (d / "memory.events").exists():
+                    events = dict(line.split() for line in
+                                  (d / "memory.events").read_text().splitlines())
+                    return int(events.get("oom_kill", 0)) > 0 or int(events.get("max", 0)) > 0
+                if (d / "memory.failcnt").exists():
+                    return int((d / "memory.failcnt").read_text()) > 0
+            except (OSError, ValueError):
+                return False
+        return False
 
     def pids(self) -> list[int]:
         found = set()

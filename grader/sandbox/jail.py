@@ -115,6 +115,11 @@ def enter(spec: dict) -> None:
 
 def main():
     spec = json.loads(sys.argv[1])
+    output = spec.get("output_fd")
+    if output is not None:  # the worker's output pipe; unshare's own stderr stays unshare's
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.close(output)
     enter(spec)
     argv = spec["argv"]
     os.execve(argv[0], argv, spec["env"])

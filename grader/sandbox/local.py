@@ -210,16 +210,52 @@ def make_undumpable() -> None:
         pass
 
 
+# Where uid leases live: one folder for the whole host, whatever a grader's temp folder is, so
+# that two graders (two TAs with different TMPDIRs, a service beside a batch, Dask workers with
+# temp folders of their own) never lease the same uid. Root-only; on a tmpfs, so a reboot frees
+# every lease. A grader that is not root (it leases only for docker's containers) keeps its
+# leases in its trusted temp folder, as before.
+HOST_LEASE_DIR = Path("/run/nn-grader/uids")
+
+
+def lease_dir() -> Path:
+    if os.geteuid() == 0:
+        try:
+            HOST_LEASE_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return HOST_LEASE_DIR
+        except OSError:  # no writable /run (a minimal container): the trusted temp folder
+            pass
+    folder = trusted_tmp() / "grader-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def uids_in_use() -> set[int]:
+    """The real uids of every process on the host (that this process can see)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                found.add(os.stat(f"/proc/{entry}").st_uid)
+            except OSError:
+                pass
+    return found
+
+
 class UidLease:
-    """An exclusive worker uid for one job (several jobs may run side by side)."""
+    """An exclusive worker uid for one job (several jobs may run side by side): a lock held in
+    the host's lease folder (``lease_dir``), on a uid no process runs as right now (a grader of
+    another installation, whose locks are elsewhere, may be using it)."""
 
     def __init__(self):
-        lock_dir = trusted_tmp() / "grader-uids"
-        lock_dir.mkdir(mode=0o700, exist_ok=True)
+        folder = lease_dir()
+        busy = uids_in_use()
         start = os.getpid() % UID_SLOTS
         for i in range(UID_SLOTS):
             uid = UID_BASE + (start + i) % UID_SLOTS
-            fd = os.open(lock_dir / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            if uid in busy:
+                continue
+            fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -246,7 +282,11 @@ class GivenUid:
 
 
 def kill_uid(uid: int) -> None:
-    """Kill every process owned by ``uid`` (a forked helper takes that uid and signals -1)."""
+    """Kill every process owned by ``uid`` in this process's PID namespace (a forked helper
+    takes that uid and signals -1). Only where that namespace is the sandbox's own: uid mode,
+    inside the container. On a host it would reach any process of that uid, another grader's
+    worker included, so jail mode never calls it (the worker's PID namespace and cgroup bound
+    what a kill reaches there)."""
     pid = os.fork()
     if pid == 0:
         try:
@@ -314,10 +354,45 @@ class WorkerProcess:
     ``proc`` is our ``Popen``, or a ``template.WorkerChild`` (a worker the template forked: not
     our child; its keeper reports how it ended)."""
 
-    def __init__(self, proc, to_worker, from_worker, output, *, student_dir, uid=None):
+    def __init__(self, proc, to_worker, from_worker, output, *, student_dir, uid=None,
+                 mode: str = "plain", via_unshare: bool = False, cgroup=None):
         self.proc, self.to_worker, self.from_worker = proc, to_worker, from_worker
         self.output, self.student_dir, self.uid = output, student_dir, uid
+        # ``via_unshare``: ``proc`` is the ``unshare`` that forked the worker (the worker is
+        # its child), not the worker itself.
+        self.mode, self.via_unshare, self.cgroup = mode, via_unshare, cgroup
+        self.killed_by_us = False
+        self._worker_pid: int | None = None if via_unshare else proc.pid
+        self.diagnostics: OutputCapture | None = None  # what unshare itself said
         _LIVE_WORKERS.add(proc.pid)
+
+    def died_of_sigkill(self, timeout: float = 2.0) -> bool:
+        """Wait up to ``timeout`` for the worker to end; True if SIGKILL ended it."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        if not self.via_unshare:
+            return code == -signal.SIGKILL
+        # unshare re-raises the signal that killed its child, but it cannot re-raise SIGKILL:
+        # it says so on its own stderr (ours alone) and exits with 1.
+        said = self.diagnostics.take() if self.diagnostics is not None else ""
+        return code == -signal.SIGKILL or (code == 1 and "sigprocmask unblock failed" in said)
+
+    @property
+    def namespace_init(self) -> bool:
+        """The worker is PID 1 of a PID namespace of its own (jail mode): nothing inside that
+        namespace, the worker itself included, can SIGKILL or SIGSTOP it, so a worker that died
+        of SIGKILL we did not send was killed from outside (another process, the kernel's OOM
+        killer), never by the student's code."""
+        return self.mode == "jail"
+
+    def worker_pid(self) -> int | None:
+        """The host pid of the worker process itself (for the kernel's accounting of it)."""
+        if self._worker_pid is None:
+            children = _children_of(self.proc.pid)
+            self._worker_pid = children[0] if len(children) == 1 else None
+        return self._worker_pid
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -335,21 +410,31 @@ class WorkerProcess:
         return f"exited with status {code}"
 
     def kill(self) -> None:
-        """Kill the worker and every process it started; safe to call twice."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if self.uid is not None:
+        """Kill the worker and every process it started, and nothing else; safe to call twice.
+        Jail: the worker is PID 1 of its namespace, whose processes all die with it (and its
+        cgroup is emptied when the sandbox closes). uid (in the container): by uid, within the
+        container's PID namespace. plain: the worker's process group, then orphans reparented
+        to us."""
+        self.killed_by_us = True
+        if self.via_unshare and self.alive():
+            self.worker_pid()  # learn it before it goes
+        for pid in {self.proc.pid, self._worker_pid} - {None}:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.uid is not None and self.mode == "uid":
             kill_uid(self.uid)
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
         _LIVE_WORKERS.discard(self.proc.pid)
-        # Orphans reparented to us (we are a subreaper): kill until none is left. Other live
-        # workers are our children too (the bench's reference worker): they are not orphans.
-        for _ in range(50):
+        # Orphans reparented to us (outside the jail we are a subreaper): kill until none is
+        # left. Other live workers are our children too (the bench's reference worker): they
+        # are not orphans. A jailed worker's orphans stay in its namespace, which is gone: any
+        # child of ours is someone else's, and left alone.
+        for _ in range(50 if self.mode != "jail" else 0):
             orphans = [p for p in _children_of(os.getpid())
                        if p != self.proc.pid and p not in _LIVE_WORKERS and p not in HELPERS]
             if not orphans:
@@ -362,6 +447,9 @@ class WorkerProcess:
                     pass
         self.output.drain()
         self.output.close()
+        if self.diagnostics is not None:
+            self.diagnostics.drain()
+            self.diagnostics.close()
         for fd in (self.to_worker, self.from_worker):
             try:
                 os.close(fd)
@@ -449,8 +537,16 @@ class LocalSandbox:
                 for fd in (req_r, rep_w, out_w):
                     os.close(fd)
                 return WorkerProcess(forked, req_w, rep_r, OutputCapture(out_r, self.output_cap),
-                                     student_dir=student_dir, uid=self._lease.uid)
+                                     student_dir=student_dir, uid=self._lease.uid,
+                                     mode=self.mode, cgroup=cgroup)
+        diagnostics = None
+        pass_fds: tuple[int, ...] = (req_r, rep_w)
         if self.mode == "jail":
+            # unshare's own stderr is a pipe only we read (the jail moves the worker's output
+            # to ``out_w`` before any student code runs): there it says how the worker died
+            # when it cannot die the same way itself (SIGKILL), which no student can forge.
+            diagnostics = os.pipe()
+            spec["output_fd"], pass_fds = out_w, (req_r, rep_w, out_w)
             argv = ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork",
                     "--kill-child", "--mount-proc", sys.executable, "-I", "-c",
                     "import sys; sys.path.insert(0, %r); from grader.sandbox.jail import main; main()"
@@ -473,15 +569,20 @@ class LocalSandbox:
                 set_limits(limits, processes=_count_own_processes() + limits.processes)
 
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
-            pass_fds=(req_r, rep_w), cwd=None if self.mode == "uid" else self.workdir,
+            argv, stdin=subprocess.DEVNULL, stdout=out_w,
+            stderr=diagnostics[1] if diagnostics else out_w,
+            pass_fds=pass_fds, cwd=None if self.mode == "uid" else self.workdir,
             env=env,
             start_new_session=True, preexec_fn=preexec)
-        for fd in (req_r, rep_w, out_w):
+        for fd in (req_r, rep_w, out_w, *(diagnostics[1:] if diagnostics else ())):
             os.close(fd)
-        return WorkerProcess(proc, req_w, rep_r, OutputCapture(out_r, self.output_cap),
-                             student_dir=student_dir,
-                             uid=self._lease.uid if self._lease else None)
+        worker = WorkerProcess(proc, req_w, rep_r, OutputCapture(out_r, self.output_cap),
+                               student_dir=student_dir,
+                               uid=self._lease.uid if self._lease else None,
+                               mode=self.mode, via_unshare=self.mode == "jail", cgroup=cgroup)
+        if diagnostics:
+            worker.diagnostics = OutputCapture(diagnostics[0], 4096)
+        return worker
 
     def _from_template(self, spec: dict, fds: list[int]):
         """A worker forked by this process's template of its kind (``grader.sandbox.template``:
@@ -498,7 +599,8 @@ class LocalSandbox:
 
     def close(self) -> None:
         if self._lease:
-            kill_uid(self._lease.uid)
+            if self.mode == "uid":  # jail: the namespace and the cgroup below hold its tree
+                kill_uid(self._lease.uid)
             self._lease.release()
             self._lease = None
         if self._cgroup is not None:

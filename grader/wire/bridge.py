@@ -19,6 +19,7 @@ import struct
 import time
 from dataclasses import dataclass
 
+from grader.sandbox.call_clock import CallClock, frozen
 from grader.wire import protocol
 from grader.wire.protocol import Callback, Handle, ProtocolError
 from grader.wire.shared import SharedMemory
@@ -56,6 +57,19 @@ class WorkerUnavailable(StudentFailure):
     kind = "infrastructure"
 
 
+class MachineFault(StudentFailure):
+    """The worker died or stalled for a reason outside its own code: killed from outside its
+    sandbox, by the machine running out of memory, frozen, or kept from a CPU until the
+    call's backstop. Never the student's fault: the harness runs the test once more, and if it
+    happens again the submission is ``infrastructure`` (regraded), never a lost point."""
+
+    kind = "infrastructure"
+
+
+class _Undecidable(Exception):
+    """The call is past its wall-clock backstop without being over its limit."""
+
+
 class BadReply(StudentFailure):
     """The worker sent something that breaks the protocol (forged or corrupted frames)."""
 
@@ -73,9 +87,48 @@ class Call:
     kwargs: dict
 
 
-def _read_frame(worker, deadline: float) -> bytes:
-    """Read one frame body from the worker before ``deadline`` (monotonic), or raise.
-    Drains the worker's output meanwhile, so that printing never blocks it."""
+class _WallClock:
+    """A plain deadline on the wall clock (the worker's greeting: no student code runs yet)."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+
+    def verdict(self) -> str | None:
+        return "timeout" if time.monotonic() >= self.deadline else None
+
+    def next_check(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+
+class _ChargedClock:
+    """A call's limit charged as ``sandbox.call_clock`` says: the worker's own time, not the
+    time it waited for a CPU; the wall clock as a backstop."""
+
+    def __init__(self, limit: float, worker):
+        self.clock = CallClock(limit, worker.worker_pid(), worker.uid, worker.cgroup)
+        self.worker = worker
+
+    def verdict(self) -> str | None:
+        clock = self.clock
+        if not clock.measured:
+            return "timeout" if time.monotonic() - clock.started >= clock.limit else None
+        if clock.over_limit():
+            # A jailed worker cannot stop itself (it is its namespace's init): stopped, it
+            # was frozen from outside.
+            if self.worker.namespace_init and frozen(clock.pid):
+                return "frozen"
+            return "timeout"
+        return "undecidable" if clock.past_backstop() else None
+
+    def next_check(self) -> float:
+        return self.clock.next_check() if self.clock.measured else \
+            max(0.0, self.clock.started + self.clock.limit - time.monotonic())
+
+
+def _read_frame(worker, clock) -> bytes:
+    """Read one frame body from the worker before ``clock`` runs out, or raise (TimeoutError,
+    or _Undecidable). A reply already waiting is always read, however late the harness itself
+    got to it. Drains the worker's output meanwhile, so that printing never blocks it."""
     fd, out = worker.from_worker, worker.output
     if fd < 0:
         raise EOFError
@@ -83,14 +136,17 @@ def _read_frame(worker, deadline: float) -> bytes:
     def read(n: int) -> bytes:
         chunks = []
         while n:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            ready = select.select([fd] + ([out.fd] if out.fd >= 0 else []), [], [], remaining)[0]
+            ready = select.select([fd] + ([out.fd] if out.fd >= 0 else []), [], [],
+                                  clock.next_check())[0]
             if out.fd in ready:
                 out.drain()
             if fd not in ready:
-                continue
+                verdict = clock.verdict()
+                if verdict is None or select.select([fd], [], [], 0)[0]:
+                    continue
+                if verdict == "timeout":
+                    raise TimeoutError
+                raise _Undecidable(verdict)
             chunk = os.read(fd, min(n, 1 << 20))
             if not chunk:
                 raise EOFError
@@ -107,6 +163,16 @@ def _read_frame(worker, deadline: float) -> bytes:
     n_buffers, header_len = struct.unpack("<II", prefix)
     protocol.check_prefix(n_buffers, header_len, length)
     return prefix + read(length - 8)
+
+
+def _killed_from_outside(worker) -> bool:
+    """The worker's pipe closed: did something outside its sandbox kill it? Only a jailed
+    worker can tell (PID 1 of its namespace: nothing inside can SIGKILL it), and only when we
+    did not kill it ourselves and its own memory limit (a GPU worker's cgroup) was not hit."""
+    if not worker.namespace_init or worker.killed_by_us or not worker.died_of_sigkill():
+        return False
+    cgroup = worker.cgroup
+    return not (cgroup is not None and cgroup.memory_limit_hit())
 
 
 class WorkerSession:
@@ -148,6 +214,9 @@ class WorkerSession:
         try:
             self._request({"op": "load", "dir": worker.student_dir, "modules": self.modules},
                           timeout=max(self.load_timeout, self.call_timeout))
+        except MachineFault:  # not the student's files: the next test starts a fresh worker
+            self.discard()
+            raise
         except StudentFailure as failure:
             failure.args = (f"importing your files failed: {failure}",)
             self._load_failure = failure
@@ -159,14 +228,15 @@ class WorkerSession:
         """The worker says hello before it reads any request; if it dies or hangs first, the
         sandbox is broken (no student code has run), and that is an infrastructure failure."""
         try:
-            hello = protocol.decode_body(_read_frame(worker, time.monotonic() + 30))
+            hello = protocol.decode_body(_read_frame(worker, _WallClock(30)))
             if hello == {"ready": True}:
                 return
             problem = "an unexpected greeting"
         except (TimeoutError, EOFError, ProtocolError) as e:
             problem = type(e).__name__
         worker.kill()
-        log = worker.output.take().strip()[-1500:]
+        log = (worker.output.take() + (worker.diagnostics.take() if worker.diagnostics else "")
+               ).strip()[-1500:]
         self._load_failure = WorkerUnavailable(
             f"the sandbox could not start the worker ({problem}; {worker.exit_description()})"
             + (f":\n{log}" if log else ""))
@@ -202,24 +272,41 @@ class WorkerSession:
 
     def _request(self, message: dict, *, timeout: float | None = None, fds=()):
         worker = self.worker
-        deadline = time.monotonic() + (timeout or self.call_timeout)
+        limit = timeout or self.call_timeout
+        body = protocol.encode(message, on_object=self._encode_arg)
+        clock = None
         try:
-            protocol.send_frame(worker.to_worker,
-                                protocol.encode(message, on_object=self._encode_arg), fds)
+            protocol.send_frame(worker.to_worker, body, fds)
+            clock = _ChargedClock(limit, worker)  # from the moment the request is the worker's
             while True:
-                reply = protocol.decode_body(_read_frame(worker, deadline))
+                reply = protocol.decode_body(_read_frame(worker, clock))
                 if not isinstance(reply, dict):
                     raise ProtocolError("the reply is not a message")
                 if "callback" in reply:
+                    started = time.monotonic()
                     self._answer_callback(worker, reply)
+                    clock.clock.callbacks += time.monotonic() - started
                     continue
                 break
         except TimeoutError:
             self._fail()
-            raise WorkerTimeout(f"no answer within {timeout or self.call_timeout:g} s "
+            raise WorkerTimeout(f"no answer within {limit:g} s "
                                 "(an infinite loop, or far too slow?)") from None
+        except _Undecidable as e:
+            waited = clock.clock.waited() if clock is not None else 0.0
+            self._fail()
+            if str(e) == "frozen":
+                raise MachineFault("the worker was frozen from outside its sandbox (not by your "
+                                   "code) during this call") from None
+            raise MachineFault(f"the machine was too busy to run this call: the worker waited "
+                               f"{waited:.1f} s for a CPU (not your code's doing)") from None
         except (EOFError, BrokenPipeError):
+            outside = _killed_from_outside(worker)
             how = self._fail()
+            if outside:
+                raise MachineFault(f"the worker was {how} from outside its sandbox (another "
+                                   "process, or the machine out of memory), not by your "
+                                   "code") from None
             raise WorkerCrashed(f"your code ended the worker process ({how})") from None
         except ProtocolError as e:
             self._fail()

@@ -1,0 +1,134 @@
+"""How much of a call's time limit the worker has used, measured from outside (trusted).
+
+A per-call limit read off the wall clock charges the student for the machine being busy: beside
+other gradings, a cheap call that waited seconds for a CPU, or a reply that sat in the pipe
+while the harness itself waited for one, was graded "no answer within 1 s". The kernel keeps
+the numbers that tell these apart, for every process, whatever the process says:
+
+- ``/proc/PID/schedstat``: the time the worker's main thread spent *waiting on a run queue*
+  (runnable, but another process had the CPU). That time is the machine's, not the student's.
+- ``/proc/PID/stat``: the CPU time of the worker's tree (every live process of its uid, and
+  the children each has reaped). A tree that burns its CPU is charged for it, whatever its
+  main thread's run queue says (helpers that throttle their own group's quota included).
+
+A call is **over its limit** when the time charged to it reaches the limit:
+
+    charged = wall time since the request was sent
+              - the main thread's run-queue wait in that time
+              - the time the harness spent answering the worker's callbacks
+
+or when its tree's CPU time alone reaches the limit. Sleeping, blocking and computing are all
+charged; only waiting for a CPU is not. Wall time is a **backstop**: a call that is not over its
+limit after ``BACKSTOP_FACTOR`` times the limit (at least ``BACKSTOP_MIN_S`` more) was kept
+from running by the machine, and is undecidable: ``infrastructure``, regraded, never a lost
+point. Where the kernel does not keep these numbers (no schedstat), the wall clock alone
+decides, as before.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+BACKSTOP_FACTOR = 10.0
+BACKSTOP_MIN_S = 30.0
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def run_queue_wait(pid: int | None) -> float | None:
+    """Seconds ``pid``'s main thread has spent runnable but waiting for a CPU, or None."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            fields = f.read().split()
+        return int(fields[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _stat_fields(entry: str) -> list[bytes] | None:
+    try:
+        with open(f"/proc/{entry}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2:].split()
+
+
+def tree_cpu(pid: int | None, uid: int | None) -> float:
+    """CPU seconds of the worker's tree: with ``uid`` (a uid leased to this worker alone),
+    every live process of that uid, each with the children it has reaped; else ``pid`` and
+    its reaped children."""
+    total = 0
+    if uid is None:
+        fields = _stat_fields(str(pid)) if pid is not None else None
+        if fields:
+            total = sum(int(x) for x in fields[11:15])
+        return total / _TICK
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
+        except OSError:
+            continue
+        fields = _stat_fields(entry)
+        if fields:  # utime, stime, cutime, cstime
+            total += sum(int(x) for x in fields[11:15])
+    return total / _TICK
+
+
+def frozen(pid: int | None) -> bool:
+    """The process is stopped (state T or t): frozen by someone, not running its code."""
+    fields = _stat_fields(str(pid)) if pid is not None else None
+    return bool(fields) and fields[0] in (b"T", b"t")
+
+
+class CallClock:
+    """The charge of one call against ``limit`` seconds (see the module's docstring)."""
+
+    def __init__(self, limit: float, pid: int | None, uid: int | None, cgroup=None):
+        self.limit, self.pid, self.uid = limit, pid, uid
+        self.started = time.monotonic()
+        self.backstop = self.started + max(limit * BACKSTOP_FACTOR, limit + BACKSTOP_MIN_S)
+        self.callbacks = 0.0  # seconds the harness spent answering the worker's callbacks
+        self._wait0 = run_queue_wait(pid)
+        # The tree's CPU time: its cgroup's count (one read) where it has one, else the kernel's
+        # accounting of each process of its uid (a scan of /proc).
+        self._group = cgroup if cgroup is not None and cgroup.cpu_seconds() is not None \
+            else None
+        self._cpu0 = self._tree_cpu() if self._wait0 is not None else 0.0
+
+    def _tree_cpu(self) -> float:
+        if self._group is not None:
+            return self._group.cpu_seconds() or 0.0
+        return tree_cpu(self.pid, self.uid)
+
+    @property
+    def measured(self) -> bool:
+        """False where the kernel keeps no run-queue times: then the wall clock decides."""
+        return self._wait0 is not None
+
+    def waited(self) -> float:
+        """Seconds of this call the worker spent waiting for a CPU."""
+        now = run_queue_wait(self.pid) if self.measured else None
+        return 0.0 if now is None or self._wait0 is None else max(0.0, now - self._wait0)
+
+    def charged(self) -> float:
+        wall = time.monotonic() - self.started
+        return wall - self.waited() - self.callbacks
+
+    def cpu(self) -> float:
+        return self._tree_cpu() - self._cpu0 if self.measured else 0.0
+
+    def over_limit(self) -> bool:
+        return self.charged() >= self.limit or self.cpu() >= self.limit
+
+    def past_backstop(self) -> bool:
+        return self.measured and time.monotonic() >= self.backstop
+
+    def next_check(self) -> float:
+        """How long to wait before the charge could reach the limit (it grows no faster than
+        the wall clock)."""
+        return max(0.01, min(self.limit - self.charged(), self.backstop - time.monotonic()))
