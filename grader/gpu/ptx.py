@@ -4,7 +4,8 @@ The compile check (``grader.gpu.compile_check``) returns the PTX of a student's 
 figures decide the rules a simulator cannot see. A tiled kernel declares ``.shared`` arrays
 (``cuda.shared.array``), stores to and loads from them (``st.shared`` / ``ld.shared``) and
 waits at barriers (``bar.sync`` / ``barrier.sync``, from ``cuda.syncthreads()``). Presence is
-not correct use: the tests combine these figures with correct results (and, on a GPU, speed).
+not correct use: the tiling test judges presence only, and the value tests (and, on a GPU, the
+speed test) judge the use, so that one mistake costs one penalty.
 """
 from __future__ import annotations
 
