@@ -428,6 +428,30 @@ def test_a_gpu_test_without_a_gpu_is_pending_whatever_its_dry_run_computed(tmp_p
     assert results["pending_gpu"] == {"points": 3.0, "tests": ["test_linear_cuda_speed_on_gpu"]}
 
 
+def test_a_dry_run_that_hangs_costs_at_most_its_own_limit_and_stays_pending(tmp_path, no_gpu):
+    """A host function that never returns: the dry run gives up after DRY_RUN_TIMEOUT (20 s,
+    not the test's 120 s), and the points are still pending (a GPU run decides them)."""
+    from grader.harness.gpu_bench import DRY_RUN_TIMEOUT
+    source = REFERENCE.replace("    N, H = x.shape[0], W.shape[1]\n",
+                               "    while True:\n        pass\n", 1)
+    tests, results = grade_linear(tmp_path, source, ["test_linear_cuda_speed_on_gpu"])
+    speed = tests["test_linear_cuda_speed_on_gpu"]
+    assert speed["kind"] == "needs_gpu", speed
+    assert "it did not finish (linear_forward_cuda did not finish within " \
+        f"{DRY_RUN_TIMEOUT:g} s on the simulator)" in speed["output"], speed["output"]
+    assert results["status"] == "needs_gpu"
+
+
+@pytest.mark.parametrize("gpu", ["simulate"])
+def test_the_simulated_gpu_leaves_wrong_values_pending_too(tmp_path, monkeypatch, gpu):
+    monkeypatch.setenv("GRADER_GPU", gpu)
+    source = REFERENCE.replace("out[row, col] = acc + b[col]", "out[row, col] = acc")
+    tests, results = grade_linear(tmp_path, source, ["test_linear_cuda_speed_on_gpu"])
+    speed = tests["test_linear_cuda_speed_on_gpu"]
+    assert speed["kind"] == "needs_gpu" and "GRADER_GPU=simulate" in speed["output"]
+    assert "its result was wrong" in speed["output"] and results["status"] == "needs_gpu"
+
+
 def test_the_simulated_gpu_runs_gpu_tests_but_scores_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADER_GPU", "simulate")
     tests, results = grade_linear(tmp_path, REFERENCE, ["test_linear_cuda_speed_on_gpu"])
