@@ -106,7 +106,7 @@ def make_class(root, n):
 
 
 def gradebook(out):
-    with open(out / "gradebook.csv", newline="") as f:
+    with open(out / "gradebook.csv", newline="", encoding="utf-8-sig") as f:
         return {r["student"]: r for r in csv.DictReader(f)}
 
 

@@ -77,7 +77,7 @@ def read_line_with(stream, text: str, timeout: float) -> str:
 
 
 def gradebook(out):
-    with open(out / "gradebook.csv", newline="") as f:
+    with open(out / "gradebook.csv", newline="", encoding="utf-8-sig") as f:
         return {r["student"]: r for r in csv.DictReader(f)}
 
 

@@ -23,6 +23,12 @@ def expected_scores(assignment):
     return rows
 
 
+def expected_import_errors(assignment):
+    """The examples whose row in EXPECTED.md says `import_error`: files that do not import."""
+    return {m.group(1) for line in (EXAMPLES / assignment / "EXPECTED.md").read_text().splitlines()
+            if (m := re.match(r"^\| `([\w-]+)/?` \|", line)) and "import_error" in line}
+
+
 def expected_pending(assignment):
     """The examples whose row in EXPECTED.md says `needs_gpu`: their GPU-only points are pending
     where there is no GPU (they pass on the simulator's tiny inputs)."""
@@ -41,10 +47,13 @@ def test_examples_score_as_expected(assignment, example_batches):
     folders = sorted(p.name for p in (EXAMPLES / assignment).iterdir() if p.is_dir())
     assert want and sorted(want) == folders, "EXPECTED.md must list every example"
     out, summary = example_batches(assignment)
-    with open(out / "gradebook.csv", newline="") as f:
+    with open(out / "gradebook.csv", newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert {row["student"]: float(row["total"]) for row in rows} == want
     pending = expected_pending(assignment) if detect() is None else set()
     assert {row["student"] for row in rows if row["status"] == "needs_gpu"} == pending
-    assert summary["statuses"] == {k: v for k, v in (("ok", len(folders) - len(pending)),
-                                                     ("needs_gpu", len(pending))) if v}
+    broken = expected_import_errors(assignment)
+    assert {row["student"] for row in rows if row["status"] == "import_error"} == broken
+    assert summary["statuses"] == {k: v for k, v in (
+        ("ok", len(folders) - len(pending) - len(broken)), ("needs_gpu", len(pending)),
+        ("import_error", len(broken))) if v}

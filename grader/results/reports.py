@@ -34,6 +34,24 @@ def _import_failure(results: dict) -> list[str]:
             _indent(results["import_error"].rstrip()[:4000]), ""]
 
 
+def _cuda_import_failure(results: dict) -> list[str]:
+    """The CUDA file alone did not import: its tests could not use it; the others ran."""
+    if not results.get("cuda_import_error"):
+        return []
+    return ["Your CUDA file could not be imported, so its tests could not use it. Fix this "
+            "first:", _indent(str(results["cuda_import_error"]).rstrip()[:4000]), ""]
+
+
+def _pending(results: dict) -> list[str]:
+    """GPU points not graded yet, in the words a student reads."""
+    from grader.results.scoring import pending_sentence
+    pending = results.get("pending_gpu")
+    points = pending.get("points") if isinstance(pending, dict) else None
+    if not isinstance(points, (int, float)) or not points:
+        return []
+    return [pending_sentence(float(points)), ""]
+
+
 def check_report(results: dict) -> str:
     """For students: every problem of the assignment, what its public tests say (which fail
     and why), how many points only the hidden tests grade, and, for a timed problem, how fast
@@ -110,10 +128,15 @@ def _summary_tail(results: dict) -> str:
 
 def problem_line(finished: dict) -> str:
     """One problem as it finishes (``scoring.ProblemProgress``), for a terminal."""
-    failed = finished["failed"]
+    failed, pending = finished["failed"], finished.get("pending", 0)
     tests = finished["tests"]
     how = (f"{failed} of {tests} tests failed" if failed else
-           "its test passed" if tests == 1 else f"all {tests} tests passed")
+           "its test passed" if tests == 1 and not pending else
+           f"all {tests} tests passed" if not pending else
+           "pending a GPU run" if pending == tests else
+           f"{pending} of {tests} tests pending a GPU run, the others passed")
+    if failed and pending:
+        how += f", {pending} pending a GPU run"
     return (f"  {visible(str(finished['problem'])):<22} {finished['score']:>5g} / "
             f"{finished['max_score']:<5g} {how}")
 
@@ -128,6 +151,13 @@ def grade_summary(results: dict) -> str:
     if results.get("import_error"):
         lines.append("  the files do not import: "
                      + visible(results["import_error"].splitlines()[0])[:300])
+    if results.get("cuda_import_error"):
+        lines.append("  the CUDA file does not import: "
+                     + visible(str(results["cuda_import_error"]).splitlines()[0])[:300])
+    pending = results.get("pending_gpu")
+    if isinstance(pending, dict) and pending.get("points"):
+        lines.append(f"  {pending['points']:g} points pending a GPU run (not counted; "
+                     "`grader batch ... --regrade-pending` on a GPU machine grades them)")
     if results.get("status") == "infrastructure":
         lines.append(_indent(results["output"], "  "))
     return "\n".join(lines)
@@ -169,6 +199,7 @@ def feedback(results: dict) -> str:
         lines += _import_failure(results)
         lines.append(f"{failed} of {len(tests)} tests failed; they run once your files import.")
         return "\n".join(lines) + "\n"
+    lines += _cuda_import_failure(results) + _pending(results)
     for t in tests:
         mark = "ok  " if t["status"] == "passed" else "PEND" if t["kind"] == "needs_gpu" \
             else "FAIL"
@@ -181,24 +212,44 @@ def feedback(results: dict) -> str:
 
 
 def batch_summary(summary: dict) -> str:
+    """summary.txt, and what ``grader batch`` prints: the class as its records stand (counts
+    per status, the labelled statistics of ``gradebook.class_statistics``, the slowest), and,
+    where the summary is of a run (``graded_now``: the console), what this run did."""
+    stats = summary.get("statistics") or {}
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(summary["statuses"].items()))
-    changed = summary.get("changed", 0)
-    lines = [f"{summary['assignment']}: {summary['graded']}/{summary['students']} students graded"
-             f" ({summary.get('graded_now', 0)} now, {summary.get('skipped', 0)} already done"
-             + (f", {changed} regraded because their submission changed" if changed else "")
-             + ")",
-             f"status: {statuses or '-'}",
-             f"score: mean {summary['mean']:.2f}, median {summary['median']:g} "
-             f"of {summary['max_score']:g}",
-             "slowest: " + ", ".join(f"{visible(s['student'])} {s['seconds']:.1f} s"
-                                     for s in summary["slowest"])]
+    lines = [f"{summary['assignment']}: {summary['graded']} of {summary['students']} students "
+             "have a result"]
+    if "graded_now" in summary:
+        changed = summary.get("changed", 0)
+        lines.append(f"this run: {summary['graded_now']} now, {summary.get('skipped', 0)} "
+                     "already done"
+                     + (f", {changed} regraded because their submission changed" if changed
+                        else ""))
+    lines.append(f"status: {statuses or '-'}")
+    if stats.get("label"):
+        lines.append(f"score: {stats['label']}")
+    else:  # a summary from before the statistics were labelled
+        lines.append(f"score: mean {summary['mean']:.2f}, median {summary['median']:g} "
+                     f"of {summary['max_score']:g}")
+    if stats.get("pending_points"):
+        lines.append(f"pending a GPU run: {stats['pending_points']:g} points of "
+                     f"{stats['pending']} student{'s' * (stats['pending'] != 1)} (status "
+                     "needs_gpu; `grader batch ... --regrade-pending` on a GPU machine)")
+    sandboxes = stats.get("sandboxes") or {}
+    if sandboxes:
+        lines.append("sandbox: " + ", ".join(f"{mode} {n}" for mode, n in sorted(
+            sandboxes.items())) + (" (plain: NOT CONFINED, file access unchecked)"
+                                   if sandboxes.get("plain") else ""))
+    lines.append("slowest: " + ", ".join(f"{visible(s['student'])} {s['seconds']:.1f} s"
+                                         for s in summary["slowest"]))
     return "\n".join(lines) + "\n"
 
 
 def batch_picture(out, spec, rows: list[dict]):
     """summary.png: the graded students' score distribution (integer bins and counts) and each
-    problem's full-marks rate. Submission errors and grader problems are not scores: they are
-    left out and counted in the title."""
+    problem's full-marks rate, over the graded students as ``gradebook.class_statistics``
+    counts them. Submission errors and grader problems are not scores: they are left out and
+    counted in the title."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -206,7 +257,8 @@ def batch_picture(out, spec, rows: list[dict]):
         from grader.results.pages import figures
     except ImportError:
         return None
-    graded = [r for r in rows if r.get("status") == "ok"]
+    from grader.results.scoring import GRADED
+    graded = [r for r in rows if r.get("status") in GRADED]
     if not rows:
         return None
     totals = [float(r["total"]) for r in graded]

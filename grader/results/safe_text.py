@@ -38,3 +38,18 @@ def visible(text) -> str:
 def visible_html(text) -> str:
     """``visible(text)`` with ``& < > " '`` escaped, for HTML pages."""
     return html.escape(visible(text), quote=True)
+
+
+# A spreadsheet (Excel, LibreOffice, Google Sheets) reads a cell that starts with one of these
+# as a formula: ``=cmd|' /C calc'!A0``, ``+SUM(A1)``, ``@SUM(A1)``, and a tab or a line break
+# before them. OWASP's advice: such a cell gets a leading ``'``, which the spreadsheet shows as
+# text and does not display.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def spreadsheet_cell(text) -> str:
+    """``text`` (a name a student or a folder chose) as a CSV cell no spreadsheet runs as a
+    formula. The one helper for every CSV a TA opens (``gradebook.csv``, ``similarity.csv``);
+    only text cells go through it, never the numbers the grader writes."""
+    text = str(text)
+    return "'" + text if text.startswith(_FORMULA_START) else text

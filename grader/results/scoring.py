@@ -3,14 +3,18 @@
 The expected tests come from the harness's collection, before any student code ran. A test
 scores its points only with an explicit ``passed`` result; a test with no result (the harness
 stopped, the total time ran out) scores zero with a kind saying why. A GPU-only test on a
-machine without a GPU has kind ``needs_gpu``: it scores nothing yet, its points are listed under
-``pending_gpu`` and the submission's status is ``needs_gpu`` until a GPU run completes it.
+machine without a GPU has kind ``needs_gpu`` and status ``pending`` (neither passed nor failed):
+it scores nothing yet, its points are listed under ``pending_gpu`` and the submission's status is
+``needs_gpu`` until a GPU run completes it. Student files that do not import give the
+submission the status ``import_error`` (and ``import_error`` / ``cuda_import_error``, the
+message, said once): graded, and the first thing to fix.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -19,6 +23,10 @@ from pathlib import Path
 IMPORT_FAILED = "importing your files failed: "
 
 SUITE_INVALID = "the test suite is invalid"  # how the plugin fails each test of a bad suite
+
+# A submission's status: graded (its score is a grade: pending GPU points count as not yet won),
+# or not (a submission error: nothing gradable; infrastructure: the grader failed, retried).
+GRADED = ("ok", "needs_gpu", "import_error")
 
 KINDS = ("passed", "wrong_answer", "error", "timeout", "crash", "memory", "too_slow",
          "infrastructure", "needs_gpu")
@@ -49,7 +57,8 @@ class ProblemProgress:
     """Per-problem results as the events come in (``grader grade``/``check`` on a terminal):
     ``feed`` it the events file's bytes as they are written (any chunks); it returns the
     problems that finished since the last call, each ``{"problem", "score", "max_score",
-    "tests", "failed"}``, a problem finishing when each of its collected tests has a result."""
+    "tests", "failed"}`` (and ``"pending"``: GPU-only tests waiting for a GPU, where any), a
+    problem finishing when each of its collected tests has a result."""
 
     def __init__(self):
         self._pending = b""  # the start of a line still being written
@@ -74,10 +83,12 @@ class ProblemProgress:
                 continue
             self._reported.add(problem)
             passed = [m for m in metas if _passed(self._done[m["id"]])]
+            pending = sum(self._done[m["id"]].get("kind") == "needs_gpu" for m in metas)
             finished.append({"problem": problem, "tests": len(metas),
-                             "failed": len(metas) - len(passed),
+                             "failed": len(metas) - len(passed) - pending,
                              "score": float(sum(m["points"] for m in passed)),
-                             "max_score": float(sum(m["points"] for m in metas))})
+                             "max_score": float(sum(m["points"] for m in metas)),
+                             **({"pending": pending} if pending else {})})
         return finished
 
 
@@ -85,11 +96,25 @@ def _passed(result: dict) -> bool:
     return result.get("outcome") == "passed" and result.get("kind") == "passed"
 
 
+def pending_sentence(points: float) -> str:
+    """What a student reads about GPU points not yet graded: neutral, and true."""
+    if points == 1:
+        return "1 point waits for a GPU run; it is not counted as lost."
+    return f"{points:g} points wait for a GPU run; they are not counted as lost."
+
+
+# The TA's command the harness may add to a pending test's message: students do not run it.
+_TA_COMMAND = re.compile(r"\s*\([^()]*--regrade-pending[^()]*\)")
+
+
 def _test_output(meta: dict, result: dict) -> str:
     """What the student sees. Hidden tests: only the kind and the instructor's hint."""
     kind = result["kind"]
     if result["outcome"] == "passed":
         return "" if meta["hidden"] else result.get("output", "")
+    if kind == "needs_gpu":
+        why = _TA_COMMAND.sub("", str(result.get("message", ""))).strip()
+        return "\n".join(p for p in (pending_sentence(float(meta["points"])), why) if p)
     if meta["hidden"] and kind not in ("infrastructure", "needs_gpu"):
         hint = meta.get("hint") or "a hidden test"
         return f"{kind.replace('_', ' ')}: {hint}{_speed(result.get('measured', {}))}"
@@ -128,7 +153,8 @@ def build_results(assignment, expected, suite_errors, results, *, execution_time
         entry = {
             "name": meta["name"], "number": str(number),
             "score": float(meta["points"]) if passed else 0.0,
-            "max_score": float(meta["points"]), "status": "passed" if passed else "failed",
+            "max_score": float(meta["points"]),
+            "status": "passed" if passed else "pending" if kind == "needs_gpu" else "failed",
             "output": _test_output(meta, {**result, "kind": kind}),
             "visibility": meta["visibility"], "problem": meta["problem"], "kind": kind,
             "hidden": meta["hidden"],
@@ -146,9 +172,6 @@ def build_results(assignment, expected, suite_errors, results, *, execution_time
                                 "max_score": sum(t["max_score"] for t in mine),
                                 "kinds": sorted({t["kind"] for t in mine} - {"passed"})}
     pending = [t for t in tests if t["kind"] == "needs_gpu"]
-    status = "needs_gpu" if pending else "ok"
-    if suite_errors or not tests or any(t["kind"] == "infrastructure" for t in tests):
-        status = "infrastructure"
     # Normally the assignment's total (checked against the tests' points at collection); for
     # `grader check`, which runs the public tests only, the total of those tests.
     max_score = sum(t["max_score"] for t in tests) if tests else assignment.max_score
@@ -170,6 +193,9 @@ def build_results(assignment, expected, suite_errors, results, *, execution_time
     if cuda_error:
         output += ("\nYour CUDA file could not be imported, so its tests could not use it:\n"
                    + cuda_error)
+    status = "import_error" if import_error or cuda_error else "needs_gpu" if pending else "ok"
+    if suite_errors or not tests or any(t["kind"] == "infrastructure" for t in tests):
+        status = "infrastructure"
     graded = {"score": score, "max_score": max_score,
               "execution_time": round(execution_time, 3), "output": output,
               "visibility": "visible", "stdout_visibility": "hidden",
@@ -184,6 +210,8 @@ def build_results(assignment, expected, suite_errors, results, *, execution_time
                 t["output"] = "not run: the test suite is invalid (see above)"
     if import_error:
         graded["import_error"] = import_error
+    if cuda_error:
+        graded["cuda_import_error"] = cuda_error
     return graded
 
 

@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from grader.results.safe_text import visible_html
+from grader.results.safe_text import spreadsheet_cell, visible_html
 from grader.similarity.fingerprints import normalise
 from grader.similarity.pairs import shown as pairs_shown
 from grader.similarity.summary import IGNORED, STATEMENT
@@ -202,9 +202,7 @@ def _write_csv(path: Path, pairs, by_key, settings) -> None:
     os.replace(tmp, path)
 
 
-def _cell(text: str) -> str:
-    """A spreadsheet cell that cannot be read as a formula (``=``, ``+``, ``-``, ``@``)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+_cell = spreadsheet_cell  # a cell no spreadsheet reads as a formula: as gradebook.csv's
 
 
 def _write_text(path: Path, text: str) -> None:

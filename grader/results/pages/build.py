@@ -20,7 +20,9 @@ from grader.results.pages.records import StudentRecord, batch_records, student_h
 from grader.results.scoring import write_text_atomic
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-STATUS_LABELS = {"ok": "graded", "submission_error": "submission error",
+STATUS_LABELS = {"ok": "graded", "needs_gpu": "graded; some points wait for a GPU run",
+                 "import_error": "graded: your files do not import",
+                 "submission_error": "submission error",
                  "infrastructure": "not graded: a grader problem"}
 
 
@@ -72,7 +74,7 @@ def _figures(view: dict) -> dict:
                 view["totals"], float(view["max_score"]),
                 title=f"{view['assignment']}: {graded} graded students")),
             "alt": f"Histogram of the totals of {graded} graded students, out of "
-                   f"{view['max_score']}: mean {view['mean']}, median {view['median']}."}
+                   f"{view['max_score']}: {view['statistics']}."}
         drawn["rates"] = {
             "src": figures.data_uri(figures.rates_figure(view["problems"])),
             "alt": "Per problem, the share of students with full marks and of tests passed: "

@@ -20,7 +20,8 @@ KIND_COLORS = {"wrong_answer": OKABE_ITO["vermillion"], "error": OKABE_ITO["oran
                "infrastructure": OKABE_ITO["grey"]}
 KIND_LABELS = {"passed": "passed", "wrong_answer": "wrong answer", "error": "error",
                "timeout": "timeout", "crash": "crash", "memory": "memory", "too_slow": "too slow",
-               "infrastructure": "grader problem", "submission_error": "submission error"}
+               "infrastructure": "grader problem", "submission_error": "submission error",
+               "needs_gpu": "pending a GPU run"}
 
 _RC = {"svg.fonttype": "none", "svg.hashsalt": "nn-grader", "font.size": 10,
        "axes.spines.top": False, "axes.spines.right": False}

@@ -12,10 +12,12 @@ import statistics
 from collections import Counter
 from urllib.parse import quote
 
+from grader.results.gradebook import GRADED, class_statistics, pending_points, sandbox_mode
 from grader.results.pages.figures import KIND_LABELS
 from grader.results.pages.records import StudentRecord
+from grader.results.scoring import pending_sentence
 
-GRADED = "ok"
+PENDING = "needs_gpu"  # a test's kind, and a submission's status, while GPU points wait
 SHOWN_CHARS = 4000  # of one test's message, traceback or output
 
 
@@ -99,6 +101,8 @@ def _hint(output: str, kind: str) -> str:
     apart, so only the hint here. A hidden test the grader failed to run says only that."""
     if kind == "infrastructure":
         return GRADER_PROBLEM
+    if kind == PENDING:  # scoring's neutral sentence and why, no hint: nothing failed
+        return output
     prefix = f"{kind.replace('_', ' ')}: "
     return output[len(prefix):] if output.startswith(prefix) else output
 
@@ -113,6 +117,7 @@ def test_view(test: dict) -> dict:
     return {"name": str(test.get("name", "?")), "kind": kind,
             "label": KIND_LABELS.get(kind, kind), "hidden": hidden,
             "passed": test.get("status") == "passed",
+            "pending": test.get("status") != "passed" and kind == PENDING,
             "score": fmt(_number(test.get("score")) or 0),
             "max_score": fmt(_number(test.get("max_score")) or 0),
             "parts": ({"message": _cut(_hint(output, kind)), "traceback": "", "printed": ""}
@@ -129,7 +134,8 @@ def student_view(record: StudentRecord, spec) -> dict:
         stored = res.get("problems", {}).get(p.id, {}) if isinstance(res.get("problems"), dict) \
             else {}
         mine = [t for t, raw in zip(tests, _tests(res)) if raw.get("problem") == p.id]
-        failing = [t for t in mine if not t["passed"]]
+        failing = [t for t in mine if not t["passed"] and not t["pending"]]
+        pending = [t for t in mine if t["pending"]]
         for t in failing:  # one import error fails every test: show its text once
             text = (t["parts"]["message"], t["parts"]["traceback"], t["parts"]["printed"])
             t["same_as"] = seen.setdefault(text, t["name"]) if any(text) else None
@@ -139,15 +145,23 @@ def student_view(record: StudentRecord, spec) -> dict:
             "id": p.id, "title": p.title, "score": fmt(stored.get("score", 0)),
             "max_score": fmt(stored.get("max_score", p.points)), "full": _full(stored, p.points),
             "passed": sum(t["passed"] for t in mine), "count": len(mine), "failing": failing,
+            "pending": pending,
+            "pending_points": fmt(sum(_number(raw.get("max_score")) or 0
+                                      for t, raw in zip(tests, _tests(res))
+                                      if raw.get("problem") == p.id and t["pending"])),
             "passed_names": [t["name"] for t in mine if t["passed"]],
             "timed": [t for t in mine if t["speed"]],
             "gradient_tests": [t for t in mine if t["gradients"]]})
     ignored = res.get("ignored_files", [])
+    waiting = pending_points(res)
     return {"name": record.name, "assignment": spec.id, "title": spec.title,
             "score": fmt(res.get("score", 0)), "max_score": fmt(res.get("max_score",
                                                                         spec.max_score)),
             "status": str(res.get("status", "?")), "summary": _first_line(res),
-            "message": str(res.get("output", "")) if res.get("status") != GRADED else "",
+            "message": str(res.get("output", "")) if res.get("status") not in GRADED else "",
+            "import_error": _cut(str(res.get("import_error") or "")),
+            "cuda_import_error": _cut(str(res.get("cuda_import_error") or "")),
+            "pending_sentence": pending_sentence(waiting) if waiting else "",
             "seconds": _number(res.get("execution_time")),
             "ignored": [str(f) for f in ignored] if isinstance(ignored, list) else [],
             "problems": problems}
@@ -170,15 +184,26 @@ def page_path(record: StudentRecord, out) -> str:
 
 
 def class_view(records: list[StudentRecord], spec, out) -> dict:
-    """Everything the class dashboard shows (numbers as in gradebook.csv)."""
-    graded = [r for r in records if r.results.get("status") == GRADED]
-    apart = [r for r in records if r.results.get("status") != GRADED]
+    """Everything the class dashboard shows (numbers as in gradebook.csv; the statistics and
+    their label as ``gradebook.class_statistics`` gives them to summary.txt and the console)."""
+    graded = [r for r in records if r.results.get("status") in GRADED]
+    apart = [r for r in records if r.results.get("status") not in GRADED]
     totals = [float(r.results.get("score", 0)) for r in graded]
+    stats = class_statistics([r.results for r in records], spec.max_score)
     return {
         "assignment": spec.id, "title": spec.title, "max_score": fmt(spec.max_score),
         "students": len(records), "graded": len(graded),
-        "mean": f"{statistics.fmean(totals):.2f}" if totals else "-",
-        "median": fmt(statistics.median(totals)) if totals else "-",
+        "mean": stats["mean_text"], "median": stats["median_text"],
+        "statistics": stats["label"],
+        "pending": [_pending(r, out) for r in graded if r.results.get("status") == PENDING],
+        "pending_points": fmt(stats["pending_points"]),
+        "import_errors": [_apart(r, out, first_line=str(r.results.get("import_error") or
+                                                        r.results.get("cuda_import_error")
+                                                        or ""))
+                          for r in graded if r.results.get("status") == "import_error"],
+        "sandboxes": sorted(stats["sandboxes"].items()),
+        "plain": [{"name": r.name, "href": page_path(r, out)} for r in records
+                  if sandbox_mode(r.results) == "plain"],
         "totals": totals, "problems": _problem_stats(graded, spec),
         "kinds": _kinds_present(graded), "most_failed": _most_failed(graded),
         "timing": _timing(graded),
@@ -199,10 +224,16 @@ def _similarity(out) -> dict | None:
     return dashboard_link(out)
 
 
+def _decided(test: dict) -> bool:
+    """Passed or failed: a test pending a GPU run is neither, and is left out of the rates."""
+    return test.get("status") == "passed" or test.get("kind") != PENDING
+
+
 def _problem_stats(graded, spec) -> list[dict]:
     stats = []
     for p in spec.problems:
-        tests = [t for r in graded for t in _tests(r.results) if t.get("problem") == p.id]
+        tests = [t for r in graded for t in _tests(r.results)
+                 if t.get("problem") == p.id and _decided(t)]
         failures = Counter(t.get("kind", "error") for t in tests if t.get("status") != "passed")
         full = sum(_full(r.results.get("problems", {}).get(p.id, {}), p.points) for r in graded)
         stats.append({"id": p.id, "title": p.title, "points": fmt(p.points),
@@ -216,7 +247,7 @@ def _problem_stats(graded, spec) -> list[dict]:
 
 def _kinds_present(graded) -> list[str]:
     kinds = {t.get("kind") for r in graded for t in _tests(r.results)
-             if t.get("status") != "passed"}
+             if t.get("status") != "passed" and _decided(t)}
     return [k for k in KIND_LABELS if k in kinds]
 
 
@@ -225,7 +256,7 @@ def _most_failed(graded, limit: int = 15) -> list[dict]:
     by_test: dict[tuple, Counter] = {}
     for r in graded:
         for t in _tests(r.results):
-            if t.get("status") != "passed":
+            if t.get("status") != "passed" and _decided(t):
                 key = (str(t.get("problem")), str(t.get("name")), bool(t.get("hidden")))
                 by_test.setdefault(key, Counter())[t.get("kind", "error")] += 1
     ranked = sorted(by_test.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:limit]
@@ -253,10 +284,21 @@ def _timing(graded) -> list[dict]:
     return sorted(tests.values(), key=lambda e: e["name"])
 
 
-def _apart(record, out) -> dict:
-    return {"name": record.name, "href": page_path(record, out),
-            "message": _cut(str(record.results.get("output", ""))),
+def _apart(record, out, first_line: str | None = None) -> dict:
+    message = str(record.results.get("output", "")) if first_line is None else \
+        (first_line.strip().splitlines() or [""])[-1]  # an import error: its last line says it
+    return {"name": record.name, "href": page_path(record, out), "message": _cut(message),
             "status": str(record.results.get("status", "?"))}
+
+
+def _pending(record, out) -> dict:
+    """A student whose GPU points wait: counted among the graded, on their points so far."""
+    res = record.results
+    return {"name": record.name, "href": page_path(record, out),
+            "total": fmt(res.get("score", 0)), "max_score": fmt(res.get("max_score", 0)),
+            "points": fmt(pending_points(res)),
+            "tests": ", ".join(str(t) for t in (res.get("pending_gpu") or {}).get("tests", [])
+                               if isinstance(t, str))}
 
 
 def _row(record, spec, out) -> dict:
@@ -265,5 +307,5 @@ def _row(record, spec, out) -> dict:
     return {"name": record.name, "key": record.key, "href": page_path(record, out),
             "scores": [fmt(stored.get(p.id, {}).get("score", 0)) for p in spec.problems],
             "total": fmt(res.get("score", 0)), "max_score": fmt(res.get("max_score", 0)),
-            "status": str(res.get("status", "?")),
+            "status": str(res.get("status", "?")), "sandbox": sandbox_mode(res),
             "seconds": _number(res.get("execution_time")) or 0.0}
