@@ -110,7 +110,8 @@ def _hidden_test_names():
 
 
 def test_a_missing_image_is_an_infrastructure_error(docker_client):
-    with pytest.raises(InfrastructureError, match="is missing: build it with `grader image build`"):
+    with pytest.raises(InfrastructureError,
+                       match="is missing: build it with `grader image build`"):
         grade(EXAMPLES / "correct", assignment="hw1_graph", backend="docker",
               image="nn-grader/no-such-image:0")
 
