@@ -52,6 +52,22 @@ STUDENT = """
         time.sleep(0.2)
         os.abort()
 
+    def hold_memory(children, mb):  # children that each touch mb MB, then wait
+        pids = []
+        for _ in range(children):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    import mmap
+                    block = mmap.mmap(-1, mb << 20)
+                    for i in range(0, mb << 20, 4096):
+                        block[i] = 1
+                    time.sleep(1)
+                finally:
+                    os._exit(0)
+            pids.append(pid)
+        return [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+
     def stop_myself():
         os.kill(os.getpid(), signal.SIGSTOP)
         return "not stopped"
@@ -360,3 +376,16 @@ def _kill_a_worker_once(proc, *, after: float) -> bool:
                     return True
         time.sleep(0.05)
     return False
+
+
+# -- one tree's memory is bounded, so it cannot starve the machine ----------------------------
+
+@needs_cgroups
+def test_a_worker_tree_cannot_hold_more_than_its_memory_limit(tmp_path):
+    """RLIMIT_AS caps each process at 1 GB, but a tree of 64 could hold 64 GB and make the
+    kernel's OOM killer take other graders' workers. Four children of 900 MB each (3.6 GB, the
+    attack seen beside CI): the tree's memory cgroup (2 GB) kills some of them."""
+    with jailed(tmp_path, call_timeout=30) as (sandbox, _session, student):
+        codes = student.hold_memory(4, 900)
+        assert -signal.SIGKILL in codes, f"every child held 900 MB: {codes}"
+        assert sandbox.cgroup.memory_limit_hit()

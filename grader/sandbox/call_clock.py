@@ -11,10 +11,14 @@ the numbers that tell these apart, for every process, whatever the process says:
   the children each has reaped). A tree that burns its CPU is charged for it, whatever its
   main thread's run queue says (helpers that throttle their own group's quota included).
 
+- ``/proc/pressure/memory``: the time in which the machine was short of memory. A worker
+  whose pages were reclaimed waits for them in the kernel, not on a run queue.
+
 A call is **over its limit** when the time charged to it reaches the limit:
 
     charged = wall time since the request was sent
               - the main thread's run-queue wait in that time
+              - the machine's memory-stall time in that time
               - the time the harness spent answering the worker's callbacks
 
 or when its tree's CPU time alone reaches the limit. Sleeping, blocking and computing are all
@@ -44,6 +48,19 @@ def run_queue_wait(pid: int | None) -> float | None:
         return int(fields[1]) / 1e9
     except (OSError, ValueError, IndexError):
         return None
+
+
+def memory_stall() -> float:
+    """Seconds in which some task on this machine was stalled on memory (reclaim, thrashing:
+    the kernel's pressure-stall information), or 0 where the kernel keeps none."""
+    try:
+        with open("/proc/pressure/memory") as f:
+            for line in f:
+                if line.startswith("some "):
+                    return int(line.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
 
 
 def _stat_fields(entry: str) -> list[bytes] | None:
@@ -94,6 +111,7 @@ class CallClock:
         self.backstop = self.started + max(limit * BACKSTOP_FACTOR, limit + BACKSTOP_MIN_S)
         self.callbacks = 0.0  # seconds the harness spent answering the worker's callbacks
         self._wait0 = run_queue_wait(pid)
+        self._stall0 = memory_stall()
         # The tree's CPU time: its cgroup's count (one read) where it has one, else the kernel's
         # accounting of each process of its uid (a scan of /proc).
         self._group = cgroup if cgroup is not None and cgroup.cpu_seconds() is not None \
@@ -115,9 +133,14 @@ class CallClock:
         now = run_queue_wait(self.pid) if self.measured else None
         return 0.0 if now is None or self._wait0 is None else max(0.0, now - self._wait0)
 
+    def stalled(self) -> float:
+        """Seconds of this call in which the machine was short of memory (a worker whose pages
+        were reclaimed waits for them to come back; that is not its doing)."""
+        return max(0.0, memory_stall() - self._stall0)
+
     def charged(self) -> float:
         wall = time.monotonic() - self.started
-        return wall - self.waited() - self.callbacks
+        return wall - self.waited() - self.stalled() - self.callbacks
 
     def cpu(self) -> float:
         return self._tree_cpu() - self._cpu0 if self.measured else 0.0

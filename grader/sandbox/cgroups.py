@@ -139,15 +139,14 @@ class WorkerCgroup:
         """The group's memory limit was reached (its processes were refused memory, or the
         kernel's OOM killer ran in it): the worker's own doing."""
         for d in self.dirs:
-            try:
-                if self.version == "v2" and (d / "memory.events").exists():
-                    events = dict(line.split() for line in
-                                  (d / "memory.events").read_text().splitlines())
-                    return int(events.get("oom_kill", 0)) > 0 or int(events.get("max", 0)) > 0
-                if (d / "memory.failcnt").exists():
-                    return int((d / "memory.failcnt").read_text()) > 0
-            except (OSError, ValueError):
-                return False
+            for name in ("memory.events", "memory.oom_control"):  # v2, v1
+                try:
+                    counts = dict(line.split()[:2] for line in
+                                  (d / name).read_text().splitlines() if line.strip())
+                except (OSError, ValueError):
+                    continue
+                if "oom_kill" in counts:
+                    return int(counts["oom_kill"]) > 0
         return False
 
     def pids(self) -> list[int]:

@@ -488,9 +488,11 @@ class LocalSandbox:
         # created outside the worker's namespace, so nothing else would remove it).
         self._scratch = Path(tempfile.mkdtemp(prefix="grader-jail-", dir=job_scratch())) \
             if self.mode == "jail" else None
-        # The jail's worker tree in a group of its own (CPU quota, process limit); a GPU
+        # The jail's worker tree in a group of its own (CPU quota, process limit, memory for
+        # the whole tree: RLIMIT_AS caps each process, not the 64 a tree may have); a GPU
         # worker's in any mode (its memory limit), where the machine lets us make one.
-        self._cgroup = _worker_cgroup(limits, memory=gpu is not None) \
+        self._cgroup = _worker_cgroup(limits, memory_mb=limits.memory_mb if gpu is not None
+                                      else TREE_MEMORY_FACTOR * limits.memory_mb) \
             if self.mode == "jail" or gpu is not None else None
         if self.mode == "uid":  # the worker reads its files in place: make them its own
             # Root in the container has no CAP_FOWNER/DAC_OVERRIDE: chmod while it still owns
@@ -614,16 +616,24 @@ class LocalSandbox:
 _cgroup_names = itertools.count()
 
 
-def _worker_cgroup(limits: WorkerLimits, *, memory: bool = False):
+# A jailed CPU worker's tree may hold this many times one process's memory limit, all its
+# processes together: enough for any honest tree, and far from what would starve the machine
+# (64 processes of 1 GB each would; the kernel's OOM killer then takes other graders' workers).
+TREE_MEMORY_FACTOR = 2
+
+
+def _worker_cgroup(limits: WorkerLimits, *, memory_mb: int | None = None):
     """A control group of its own for a worker tree (one CPU, a process limit and, with
-    ``memory``, the memory limit), or None where none can be made (see
-    grader.sandbox.cgroups.describe)."""
-    try:
-        return cgroups.WorkerCgroup(f"{os.getpid()}-{next(_cgroup_names)}-{os.urandom(3).hex()}",
-                                    cpus=1.0, pids=limits.processes + 8,
-                                    memory_mb=limits.memory_mb if memory else None)
-    except OSError:
-        return None
+    ``memory_mb``, a memory limit where the machine has a memory controller), or None where
+    none can be made (see grader.sandbox.cgroups.describe)."""
+    name = f"{os.getpid()}-{next(_cgroup_names)}-{os.urandom(3).hex()}"
+    for memory in ([memory_mb, None] if memory_mb else [None]):
+        try:
+            return cgroups.WorkerCgroup(name, cpus=1.0, pids=limits.processes + 8,
+                                        memory_mb=memory)
+        except OSError:
+            continue
+    return None
 
 
 def _count_own_processes() -> int:

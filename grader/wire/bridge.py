@@ -57,6 +57,12 @@ class WorkerUnavailable(StudentFailure):
     kind = "infrastructure"
 
 
+class WorkerOutOfMemory(StudentFailure):
+    """The worker's processes together used more memory than its sandbox allows."""
+
+    kind = "memory"
+
+
 class MachineFault(StudentFailure):
     """The worker died or stalled for a reason outside its own code: killed from outside its
     sandbox, by the machine running out of memory, frozen, or kept from a CPU until the
@@ -302,7 +308,11 @@ class WorkerSession:
                                f"{waited:.1f} s for a CPU (not your code's doing)") from None
         except (EOFError, BrokenPipeError):
             outside = _killed_from_outside(worker)
+            over_memory = worker.cgroup is not None and worker.cgroup.memory_limit_hit()
             how = self._fail()
+            if over_memory:
+                raise WorkerOutOfMemory(f"your code's processes used more memory than the "
+                                        f"sandbox allows, all together ({how})") from None
             if outside:
                 raise MachineFault(f"the worker was {how} from outside its sandbox (another "
                                    "process, or the machine out of memory), not by your "
