@@ -442,6 +442,24 @@ def test_a_dry_run_that_hangs_costs_at_most_its_own_limit_and_stays_pending(tmp_
     assert results["status"] == "needs_gpu"
 
 
+def test_which_dry_run_outcomes_leave_the_points_pending():
+    """Whatever the student's code did on the simulator, a GPU decides; not where there is
+    nothing to time (an import that fails, NotImplementedError), nor the grader's faults."""
+    from grader.harness.bench import ReferenceFailed, TooSlow
+    from grader.harness.cuda import leaves_pending
+    from grader.wire.bridge import (MachineFault, StudentError, WorkerCrashed, WorkerTimeout,
+                                    WorkerUnavailable)
+
+    pending = [AssertionError("out[0, 0] is 1; expected 2"), StudentError("IndexError", "36"),
+               WorkerTimeout("no answer"), WorkerCrashed("segfault"), TooSlow("20 s")]
+    failing = [StudentError("NotImplementedError", ""), WorkerUnavailable("no sandbox"),
+               MachineFault("frozen"), ReferenceFailed("reference"),
+               StudentError("SyntaxError", "'[' was never closed")]
+    failing[-1].args = ("importing your files failed: SyntaxError: '[' was never closed",)
+    assert [leaves_pending(e) for e in pending] == [True] * len(pending)
+    assert [leaves_pending(e) for e in failing] == [False] * len(failing)
+
+
 @pytest.mark.parametrize("gpu", ["simulate"])
 def test_the_simulated_gpu_leaves_wrong_values_pending_too(tmp_path, monkeypatch, gpu):
     monkeypatch.setenv("GRADER_GPU", gpu)

@@ -358,8 +358,9 @@ def leaves_pending(outcome: BaseException) -> bool:
     GPU run decides those points, never the simulator. Not so where there is nothing a GPU
     could time (the files do not import; the function raises NotImplementedError, as the
     skeleton does), nor for the grader's own failures (infrastructure, regraded)."""
-    if isinstance(outcome, (WorkerUnavailable, ReferenceFailed)):
-        return False
+    if isinstance(outcome, (WorkerUnavailable, ReferenceFailed)) \
+            or getattr(outcome, "kind", None) == "infrastructure":
+        return False  # the grader's or the machine's fault: its own kind, regraded
     if str(outcome).startswith(IMPORT_FAILED):
         return False
     if isinstance(outcome, StudentError) and outcome.type_name == "NotImplementedError":
