@@ -87,7 +87,7 @@ def batch(submissions, *, assignment: str, out, backend: str = "local", jobs: in
     if backend not in ("local", "docker"):
         raise GraderError(f"unknown backend {backend!r} (use local or docker)")
     spec = find_assignment(assignment)
-    if not scheduler:  # on a cluster the workers' sandboxes grade (tasks.grade_one checks)
+    if not scheduler:  # on a cluster the workers' sandboxes grade (tasks.grade_bytes checks)
         require_confinement(backend, allow_unconfined, command="batch")
     if regrade_pending:
         _require_gpu(backend, scheduler)
