@@ -4,6 +4,7 @@ changed, another grader, sandbox or image) is regraded and the batch says why; a
 submission is gone is said once and left out of every reader of the batch; ``grade --backend
 docker`` checks the image as ``batch`` does. Real batches of the hw1 examples throughout."""
 import csv
+import os
 import json
 import shutil
 import subprocess
@@ -232,8 +233,6 @@ def test_a_student_whose_submission_is_gone_is_left_out_everywhere(tmp_path, cap
 def docker_client():
     """As tests/test_docker.py: skipped without an engine or image, unless
     GRADER_REQUIRE_DOCKER (CI) makes that a failure."""
-    import os
-
     from grader.sandbox import docker as backend
     image = os.environ.get("GRADER_IMAGE", backend.DEFAULT_IMAGE)
     try:
@@ -247,8 +246,6 @@ def docker_client():
 
 
 def test_docker_results_record_the_image_and_the_mode_inside(docker_client):
-    import os
-
     from grader.sandbox import docker as backend
     image = os.environ.get("GRADER_IMAGE", backend.DEFAULT_IMAGE)
     results = api.grade(EXAMPLES / "correct", assignment="hw1_graph", backend="docker")
@@ -275,3 +272,59 @@ def test_grade_in_docker_refuses_an_image_with_older_tests_as_batch_does(
     assert "holds an older hw1_graph" in str(graded.value)
     assert "grader image build" in str(graded.value)
     assert not (tmp_path / "one" / "results.json").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="jail mode needs root")
+def test_a_record_graded_in_another_sandbox_mode_is_stale(tmp_path, monkeypatch, capsys):
+    subs = make_class(tmp_path / "subs", {"alice": "correct"})
+    out = tmp_path / "out"
+    monkeypatch.setenv("GRADER_SANDBOX_MODE", "jail")
+    batch_verb.batch(subs, assignment="hw1_graph", out=out, progress=False)
+    assert record(out, "alice")["provenance"]["sandbox_mode"] == "jail"
+    monkeypatch.setenv("GRADER_SANDBOX_MODE", "plain")
+    capsys.readouterr()
+    again = batch_verb.batch(subs, assignment="hw1_graph", out=out, progress=False,
+                             allow_unconfined=True)
+    assert again["stale"] == {"they were graded in another sandbox mode": 1}
+    assert "regrading 1 student: they were graded in another sandbox mode" in \
+        capsys.readouterr().err
+    assert record(out, "alice")["provenance"]["sandbox_mode"] == "plain"
+
+
+def test_a_docker_batch_records_the_image_and_regrades_after_a_rebuild(
+        docker_client, tmp_path, capsys):
+    from grader.sandbox import docker as backend
+    image = os.environ.get("GRADER_IMAGE", backend.DEFAULT_IMAGE)
+    subs = make_class(tmp_path / "subs", {"alice": "correct"})
+    out = tmp_path / "out"
+    batch_verb.batch(subs, assignment="hw1_graph", out=out, backend="docker", progress=False)
+    stored = record(out, "alice")
+    assert stored["provenance"]["image_digest"] == docker_client.images.get(image).id
+    assert (stored["provenance"]["backend"], stored["provenance"]["sandbox_mode"]) == \
+        ("docker", "uid")
+    assert batch_verb.batch(subs, assignment="hw1_graph", out=out, backend="docker",
+                            progress=False)["graded_now"] == 0
+    # As if the image had been rebuilt since: the record names another image.
+    stored["provenance"]["image_digest"] = "sha256:" + "0" * 64
+    (out / "students" / "alice" / "results.json").write_text(json.dumps(stored))
+    capsys.readouterr()
+    again = batch_verb.batch(subs, assignment="hw1_graph", out=out, backend="docker",
+                             progress=False)
+    assert again["stale"] == {"the Docker image changed since they were graded": 1}
+    assert again["graded_now"] == 1
+    assert "regrading 1 student: the Docker image changed" in capsys.readouterr().err
+
+
+def test_a_dask_task_on_a_plain_mode_worker_needs_the_flag_too(tmp_path, monkeypatch):
+    """On a cluster the batch cannot see the workers' sandbox: each task checks its own."""
+    from grader.batch.tasks import grade_bytes, zip_bytes
+    monkeypatch.setenv("GRADER_SANDBOX_MODE", "plain")
+    monkeypatch.delenv("GRADER_ALLOW_UNCONFINED", raising=False)
+    archive = zip_bytes(EXAMPLES / "correct")
+    refused = grade_bytes("alice", "alice", archive, "hw1_graph", "local", None)
+    assert refused["status"] == "infrastructure" and refused["score"] == 0
+    assert "--allow-unconfined" in refused["output"]
+    allowed = grade_bytes("alice", "alice", archive, "hw1_graph", "local", None,
+                          allow_unconfined=True)
+    assert allowed["status"] == "ok" and allowed["score"] == 42
+    assert allowed["provenance"]["sandbox_mode"] == "plain"
