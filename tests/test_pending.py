@@ -34,7 +34,8 @@ def record(out: Path, key: str) -> dict:
 
 @pytest.fixture(scope="module")
 def hw2_class(tmp_path_factory):
-    """(output folder, what `grader batch` printed) for the class above."""
+    """(output folder, what `grader batch` printed on stdout, the same for a second run, its
+    progress lines on stderr) for the class above."""
     from grader import cli
     from grader.gpu.device import detect
 
@@ -50,9 +51,9 @@ def hw2_class(tmp_path_factory):
     detect.cache_clear()
     import contextlib
     import io
-    console = io.StringIO()
+    console, progress = io.StringIO(), io.StringIO()
     try:
-        with contextlib.redirect_stdout(console):
+        with contextlib.redirect_stdout(console), contextlib.redirect_stderr(progress):
             code = cli.main(["batch", str(subs), "--assignment", "hw2_mlp", "--out", str(out),
                              "--jobs", "2"])
         again = io.StringIO()
@@ -62,14 +63,14 @@ def hw2_class(tmp_path_factory):
     finally:
         mp.undo()
         detect.cache_clear()
-    assert code == 0, console.getvalue()
-    return out, console.getvalue(), again.getvalue()
+    assert code == 0, console.getvalue() + progress.getvalue()
+    return out, console.getvalue(), again.getvalue(), progress.getvalue()
 
 
 # --- pending is its own state --------------------------------------------------------------------
 
 def test_a_pending_test_is_pending_in_results_json_not_failed(hw2_class):
-    out, _, _ = hw2_class
+    out, _, _, _ = hw2_class
     pat = record(out, "pat")
     assert pat["status"] == "needs_gpu" and pat["pending_gpu"]["points"] == 3.0
     speed = next(t for t in pat["tests"] if t["kind"] == "needs_gpu")
@@ -83,7 +84,7 @@ def test_gradescope_still_gets_passed_or_failed(hw2_class):
     """Gradescope's schema knows "passed" and "failed" only: a pending test is sent as failed
     (0 of its points), tagged needs_gpu, with the neutral sentence in its output."""
     from grader.export.gradescope import gradescope_results
-    out, _, _ = hw2_class
+    out, _, _, _ = hw2_class
     sent = gradescope_results(record(out, "pat"), HW2)
     assert {t["status"] for t in sent["tests"]} <= {"passed", "failed"}
     speed = next(t for t in sent["tests"] if "needs_gpu" in t["tags"])
@@ -91,7 +92,7 @@ def test_gradescope_still_gets_passed_or_failed(hw2_class):
 
 
 def test_the_gradebook_says_pending_and_how_many_points(hw2_class):
-    out, _, _ = hw2_class
+    out, _, _, _ = hw2_class
     rows = gradebook(out)
     assert rows["pat"]["status"] == "needs_gpu" and rows["pat"]["pending_gpu"] == "3"
     assert rows["pat"]["total"] == "11" and rows["pat"]["linear_cuda_speed"] == "0"
@@ -99,7 +100,7 @@ def test_the_gradebook_says_pending_and_how_many_points(hw2_class):
 
 
 def test_the_dashboard_counts_a_pending_student_among_the_graded(hw2_class):
-    out, _, _ = hw2_class
+    out, _, _, _ = hw2_class
     index = (out / "index.html").read_text(encoding="utf-8")
     infrastructure = index.split('id="infrastructure"', 1)[1].split("<h2>", 1)[0]
     assert "pat" not in infrastructure
@@ -111,7 +112,7 @@ def test_the_dashboard_counts_a_pending_student_among_the_graded(hw2_class):
 
 
 def test_the_student_page_says_pending_neutrally(hw2_class):
-    out, _, _ = hw2_class
+    out, _, _, _ = hw2_class
     page = (out / "students" / "pat" / "feedback.html").read_text(encoding="utf-8")
     assert PENDING_SENTENCE in page
     assert "--regrade-pending" not in page
@@ -126,7 +127,7 @@ def test_the_student_page_says_pending_neutrally(hw2_class):
 # --- a file that does not import ---------------------------------------------------------------------
 
 def test_a_file_that_does_not_import_has_its_own_status(hw2_class):
-    out, _, again = hw2_class
+    out, _, again, _ = hw2_class
     dave = record(out, "dave")
     assert dave["status"] == "import_error" and "SyntaxError" in dave["import_error"]
     assert gradebook(out)["dave"]["status"] == "import_error"
@@ -135,7 +136,7 @@ def test_a_file_that_does_not_import_has_its_own_status(hw2_class):
 
 
 def test_the_import_error_is_the_first_thing_the_student_reads(hw2_class):
-    out, _, _ = hw2_class
+    out, _, _, _ = hw2_class
     page = (out / "students" / "dave" / "feedback.html").read_text(encoding="utf-8")
     assert 'id="import-error"' in page
     banner = page.split('id="import-error"', 1)[1].split("</div>", 1)[0]
@@ -157,7 +158,7 @@ def statistics_line(text: str) -> str:
 
 
 def test_console_summary_and_dashboard_give_the_same_labelled_statistics(hw2_class):
-    out, console, _ = hw2_class
+    out, console, _, _ = hw2_class
     summary = (out / "summary.txt").read_text(encoding="utf-8")
     line = statistics_line(summary)
     assert statistics_line(console) == line
@@ -170,3 +171,13 @@ def test_console_summary_and_dashboard_give_the_same_labelled_statistics(hw2_cla
     index = (out / "index.html").read_text(encoding="utf-8")
     shown = re.search(r'<p id="statistics"[^>]*>(.*?)</p>', index, re.S).group(1)
     assert re.sub(r"<[^>]+>", "", shown).strip() == line[len("score: "):]
+
+
+def test_the_progress_lines_say_pending_and_import_errors(hw2_class):
+    """While the batch runs, a TA reads "pat: 11/144" as 3 points lost, and "dave: 0/144" as a
+    bad score: each line says what the score is."""
+    _, _, _, progress = hw2_class
+    lines = progress.splitlines()
+    assert any("pat: 11/144, 3 pending a GPU run" in line for line in lines), progress
+    assert any("dave: 0/144, the files do not import" in line for line in lines), progress
+    assert any("frank: submission error" in line for line in lines), progress

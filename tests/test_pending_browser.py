@@ -18,7 +18,7 @@ from test_pending import PENDING_SENTENCE, hw2_class  # noqa: F401 (a fixture)
 def with_plain(hw2_class):  # noqa: F811
     """The class, with pat's result marked as graded in plain mode, pages rebuilt."""
     from grader.results.pages.build import write_pages
-    out, _, _ = hw2_class
+    out, _, _, _ = hw2_class
     path = out / "students" / "pat" / "results.json"
     results = json.loads(path.read_text(encoding="utf-8"))
     saved = json.dumps(results)

@@ -13,6 +13,21 @@ import time
 from grader.results.safe_text import visible
 
 
+def describe(score: float, max_score: float, status: str | None = None,
+             pending: float = 0.0) -> str:
+    """A student's result in a few words, as the progress lines give it."""
+    if status == "submission_error":
+        return "submission error"
+    if status == "infrastructure":
+        return "not graded (a grader problem; the next run retries it)"
+    text = f"{score:g}/{max_score:g}"
+    if status == "import_error":
+        text += ", the files do not import"
+    if pending:
+        text += f", {pending:g} pending a GPU run"
+    return text
+
+
 class Progress:
     def __init__(self, total: int, *, enabled: bool = True, stream=None, every: float = 10.0):
         self.total, self.done, self.enabled = total, 0, enabled and total > 0
@@ -26,9 +41,12 @@ class Progress:
             except ImportError:  # the bar is a nicety; plain lines do
                 self._bar = None
 
-    def graded(self, key: str, score: float, max_score: float) -> None:
+    def graded(self, key: str, score: float, max_score: float, status: str | None = None,
+               pending: float = 0.0) -> None:
+        """One student done; ``status`` and ``pending`` (GPU points not yet graded) say what
+        the score is: "pat: 11/144, 3 pending a GPU run", "frank: submission error"."""
         self.done += 1
-        last = f"{visible(key)}: {score:g}/{max_score:g}"
+        last = f"{visible(key)}: {describe(score, max_score, status, pending)}"
         if self._bar is not None:
             self._bar.update(1)
             self._bar.set_postfix_str(last)

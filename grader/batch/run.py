@@ -54,8 +54,8 @@ from grader.course.config import find_assignment
 from grader.errors import BatchStopped, GraderError
 from grader.intake.students import discover
 from grader.results import provenance, reports
-from grader.results.gradebook import (STUDENTS, OutOfSpace, read_record, record_dir,
-                                      summarize, write_gradebook, write_record)
+from grader.results.gradebook import (STUDENTS, OutOfSpace, pending_points, read_record,
+                                      record_dir, summarize, write_gradebook, write_record)
 from grader.results.outputs import prepare_folder
 from grader.results.safe_text import visible
 from grader.results.scoring import write_text_atomic
@@ -368,7 +368,8 @@ class _Run:
             self.not_graded += 1
             return
         self.graded += 1
-        self.progress.graded(student.key, results["score"], results["max_score"])
+        self.progress.graded(student.key, results["score"], results["max_score"],
+                             results.get("status"), pending_points(results))
 
     def _engine_check(self, down_since, queue, in_flight):
         """While the engine is away: regrade once it answers; give up after engine_wait."""
