@@ -313,7 +313,8 @@ class CudaSupport:
     def pytest_runtest_call(self, item):
         marker = item.get_closest_marker("timeout")
         per_call = float(marker.args[0]) if marker else self.job["limits"]["call_timeout"]
-        remaining = max(self.plugin.deadline - time.monotonic(), 0.001)
+        remaining = max(self.plugin.deadline + self.plugin.machine_time() - time.monotonic(),
+                        0.001)
         dry = item.stash.get(_DRY_RUN, False)
         simulated = bool(item.get_closest_marker("gpu")) and getattr(self.gpu, "simulated", False)
         if dry:  # a dry run is information only: it need not wait long

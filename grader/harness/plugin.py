@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import sys
@@ -32,6 +33,7 @@ from grader import testing
 from grader.wire.bridge import MachineFault, StudentFailure, StudentModules, WorkerSession
 from grader.harness.bench import Bench, ReferenceFailed, TooSlow
 from grader.harness.cuda import CudaSupport, NeedsGpu
+from grader.sandbox.call_clock import run_queue_wait
 from grader.sandbox.local import LocalSandbox, job_scratch
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -54,6 +56,7 @@ class GradingPlugin:
         self.job, self.session, self.events = job, session, events
         self.hidden_dirs = [str(Path(d).resolve()) for d in job.get("hidden_dirs", [])]
         self.deadline = time.monotonic() + job["limits"]["total_timeout"]
+        self._harness_wait0 = run_queue_wait(os.getpid()) or 0.0
         self.errors: list[str] = []
         self.collection_errors: list[str] = []
         self._student = StudentModules(session, job["modules"]) if session else None
@@ -66,6 +69,14 @@ class GradingPlugin:
         self._tests_left = 0
         self.output_cap = job["limits"].get("output_kb", 64) * 1024
         self.cuda = CudaSupport(job, self) if job.get("cuda") else None  # student_cuda, gpu
+
+    def machine_time(self) -> float:
+        """Seconds of this grading that were the machine's, not the student's: this harness's
+        own wait for a CPU, and its workers' (``sandbox/call_clock.py``). The submission's total
+        time limit is charged without them, as each call's limit is."""
+        harness = run_queue_wait(os.getpid()) or 0.0
+        sessions = [s for s in (self.session, self._ref_session) if s is not None]
+        return max(0.0, harness - self._harness_wait0) + sum(s.machine_time for s in sessions)
 
     # -- configuration ----------------------------------------------------------------------
     def pytest_configure(self, config):
@@ -221,7 +232,7 @@ class GradingPlugin:
     def pytest_runtest_call(self, item):
         if self.errors:
             raise RuntimeError("the test suite is invalid: " + "; ".join(self.errors))
-        remaining = self.deadline - time.monotonic()
+        remaining = self.deadline + self.machine_time() - time.monotonic()
         if remaining <= 0:
             raise TotalTimeExceeded("the submission used up its total time limit "
                                     f"({self.job['limits']['total_timeout']:g} s)")

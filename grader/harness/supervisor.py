@@ -181,8 +181,12 @@ def run_harness(assignment, *, test_dirs, hidden_dirs=(), workdir=None, referenc
         (job_dir / "job.json").write_text(json.dumps(job))
         missing_kind, reason = "infrastructure", "the grader stopped before this test ran"
         watcher = _EventsWatcher(events.fileno(), progress) if progress and events else None
+        # The harness keeps the total limit itself, charged without the machine's time
+        # (plugin.machine_time), so on a busy machine it may run past it on the wall clock;
+        # this outer limit is only for a harness that is stuck.
         code = fork_harness(job, job_dir / "harness.log",
-                            timeout=limits.total_timeout + HARNESS_GRACE, while_running=watcher)
+                            timeout=2 * limits.total_timeout + HARNESS_GRACE,
+                            while_running=watcher)
         if watcher is not None:
             watcher()  # what the harness wrote last
         failed = code != 0

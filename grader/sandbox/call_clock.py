@@ -19,13 +19,14 @@ A call is **over its limit** when the time charged to it reaches the limit:
     charged = wall time since the request was sent
               - the main thread's run-queue wait in that time
               - the machine's memory-stall time in that time
-              - the time the harness spent answering the worker's callbacks
+              - the time the harness's callbacks waited for a CPU
 
 or when its tree's CPU time alone reaches the limit. Sleeping, blocking and computing are all
 charged; only waiting for a CPU is not. Wall time is a **backstop**: a call that is not over its
-limit after ``BACKSTOP_FACTOR`` times the limit (at least ``BACKSTOP_MIN_S`` more) was kept
-from running by the machine, and is undecidable: ``infrastructure``, regraded, never a lost
-point. Where the kernel does not keep these numbers (no schedstat), the wall clock alone
+limit after ``BACKSTOP_FACTOR`` times the limit (at least ``BACKSTOP_MIN_S`` more) and that spent
+most of that time waiting for a CPU or memory was kept from running by the machine, and is
+undecidable: ``infrastructure``, regraded, never a lost point; one that mostly ran is a
+timeout. Where the kernel does not keep these numbers (no schedstat), the wall clock alone
 decides, as before.
 """
 from __future__ import annotations
@@ -109,7 +110,9 @@ class CallClock:
         self.limit, self.pid, self.uid = limit, pid, uid
         self.started = time.monotonic()
         self.backstop = self.started + max(limit * BACKSTOP_FACTOR, limit + BACKSTOP_MIN_S)
-        self.callbacks = 0.0  # seconds the harness spent answering the worker's callbacks
+        # Seconds the harness's callbacks spent waiting for a CPU (their computing is charged:
+        # the student's code chose to call them).
+        self.callbacks = 0.0
         self._wait0 = run_queue_wait(pid)
         self._stall0 = memory_stall()
         # The tree's CPU time: its cgroup's count (one read) where it has one, else the kernel's
@@ -150,6 +153,16 @@ class CallClock:
 
     def past_backstop(self) -> bool:
         return self.measured and time.monotonic() >= self.backstop
+
+    def kept_from_running(self) -> bool:
+        """Most of the call went to waiting for a CPU or for memory: the machine's doing. (At
+        the backstop a call that mostly ran, slowly, is the student's: a timeout.)"""
+        wall = time.monotonic() - self.started
+        return self.waited() + self.stalled() >= 0.5 * wall
+
+    def machine_time(self) -> float:
+        """The part of this call that was the machine's (waiting for a CPU or for memory)."""
+        return self.waited() + self.stalled() if self.measured else 0.0
 
     def next_check(self) -> float:
         """How long to wait before the charge could reach the limit (it grows no faster than

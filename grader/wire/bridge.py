@@ -124,7 +124,9 @@ class _ChargedClock:
             if self.worker.namespace_init and frozen(clock.pid):
                 return "frozen"
             return "timeout"
-        return "undecidable" if clock.past_backstop() else None
+        if clock.past_backstop():
+            return "undecidable" if clock.kept_from_running() else "timeout"
+        return None
 
     def next_check(self) -> float:
         return self.clock.next_check() if self.clock.measured else \
@@ -194,6 +196,9 @@ class WorkerSession:
         self.generation = 0  # bumped on every restart; stale handles are refused
         self._load_failure: StudentFailure | None = None
         self._orphan_output = ""
+        # Seconds of this session's calls that were the machine's (waiting for a CPU or for
+        # memory): a submission's total time limit is not charged for them either.
+        self.machine_time = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------------
     def prestart(self) -> None:
@@ -289,12 +294,14 @@ class WorkerSession:
                 if not isinstance(reply, dict):
                     raise ProtocolError("the reply is not a message")
                 if "callback" in reply:
-                    started = time.monotonic()
+                    wall, cpu = time.monotonic(), time.thread_time()
                     self._answer_callback(worker, reply)
-                    clock.clock.callbacks += time.monotonic() - started
+                    clock.clock.callbacks += max(0.0, (time.monotonic() - wall)
+                                                 - (time.thread_time() - cpu))
                     continue
                 break
         except TimeoutError:
+            self.machine_time += clock.clock.machine_time() if clock is not None else 0.0
             self._fail()
             raise WorkerTimeout(f"no answer within {limit:g} s "
                                 "(an infinite loop, or far too slow?)") from None
@@ -323,6 +330,7 @@ class WorkerSession:
             raise BadReply(f"the worker sent a malformed reply: {e}") from None
         finally:
             self._callbacks.clear()
+        self.machine_time += clock.clock.machine_time()
         if "error" in reply:
             err = reply["error"]
             if not isinstance(err, dict):
