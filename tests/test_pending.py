@@ -181,3 +181,31 @@ def test_the_progress_lines_say_pending_and_import_errors(hw2_class):
     assert any("pat: 11/144, 3 pending a GPU run" in line for line in lines), progress
     assert any("dave: 0/144, the files do not import" in line for line in lines), progress
     assert any("frank: submission error" in line for line in lines), progress
+
+
+def test_a_cuda_file_that_does_not_import_is_said_first_and_costs_only_its_tests(tmp_path):
+    """The CUDA file loads in a worker of its own: its SyntaxError costs only the CUDA tests,
+    and the student reads it first (page and feedback.txt), with status import_error."""
+    from grader.api import grade
+    from grader.results.gradebook import write_record
+    from grader.results.pages.build import student_page
+    from grader.results.pages.records import batch_records
+    folder = tmp_path / "quinn"
+    shutil.copytree(EXAMPLES / "correct", folder)
+    kernel = folder / "linear_cuda.py"
+    kernel.write_text(kernel.read_text().replace("def launch_config(N, H):",
+                                                 "def launch_config(N, H:"))
+    results = grade(folder, assignment="hw2_mlp",
+                    only=["test_perceptron_predict_small", "test_linear_cuda_small"])
+    by_name = {t["name"]: t for t in results["tests"]}
+    assert by_name["test_perceptron_predict_small"]["status"] == "passed"
+    assert by_name["test_linear_cuda_small"]["status"] == "failed"
+    assert results["status"] == "import_error" and "import_error" not in results
+    assert "SyntaxError" in results["cuda_import_error"]
+    write_record(tmp_path / "out", "quinn", {**results, "student": "quinn", "key": "quinn"})
+    text = (tmp_path / "out" / "students" / "quinn" / "feedback.txt").read_text()
+    assert text.splitlines()[2].startswith("Your CUDA file could not be imported")
+    assert "Fix this first" in text.splitlines()[2] and "SyntaxError" in text.splitlines()[3]
+    page = student_page(batch_records(tmp_path / "out")[0], HW2)
+    banner = page.split('id="cuda-import-error"', 1)[1].split("</div>", 1)[0]
+    assert "Fix this first" in banner and "SyntaxError" in banner and "linear_cuda.py" in banner
