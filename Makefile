@@ -25,6 +25,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_similarity.py
 	$(BIN)/python benchmarks/bench_speed.py
 	$(BIN)/python benchmarks/bench_discrimination.py
+	$(BIN)/python benchmarks/bench_load.py
 
 release: venv
 	$(BIN)/grader release hw1_graph

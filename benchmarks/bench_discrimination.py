@@ -1,11 +1,13 @@
 """Timing verdicts stay what EXPECTED.md says with sequential decisions (issue 12, item 2):
-each timing example of hw2_mlp and hw3_conv is graded ``--times`` times with the machine idle
-and as many with a CPU burner on another core, as a batch grades (the harness preloaded, the
+each timing example of hw2_mlp and hw3_conv is graded ``--times`` times beside each number of
+busy-loop processes in ``--burners`` (0, 1 pinned to another core, 8 over every core), as a
+batch grades (the harness preloaded, the
 workers forked from the template in jail mode). Prints, per example and timing test, the
 verdicts and the range of ratios and repetitions, idle and loaded, and whether every grading's
 verdicts agree with EXPECTED.md (its score, and exactly its too_slow tests).
 
     python benchmarks/bench_discrimination.py [--times 5] [--assignments hw2_mlp hw3_conv]
+                                              [--burners 0 1 8]
 
 Exits 1 when a verdict disagrees.
 """
@@ -51,19 +53,22 @@ def _burn() -> None:
 
 
 @contextlib.contextmanager
-def burner(on: bool):
-    """A process spinning on the last core (the grading is free to use the others)."""
-    if not on:
-        yield
-        return
-    proc = multiprocessing.get_context("fork").Process(target=_burn, daemon=True)
-    proc.start()
-    os.sched_setaffinity(proc.pid, {max(os.sched_getaffinity(0))})
+def burner(count: int):
+    """``count`` spinning processes: one is pinned to the last core (the grading is free to use
+    the others); more spread over every core, as a busy machine's."""
+    procs = []
+    for _ in range(count):
+        proc = multiprocessing.get_context("fork").Process(target=_burn, daemon=True)
+        proc.start()
+        procs.append(proc)
+    if count == 1:
+        os.sched_setaffinity(procs[0].pid, {max(os.sched_getaffinity(0))})
     try:
         yield
     finally:
-        proc.kill()
-        proc.join()
+        for proc in procs:
+            proc.kill()
+            proc.join()
 
 
 def timing_tests(results: dict) -> dict[str, tuple[str, float, int]]:
@@ -94,11 +99,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--times", type=int, default=5)
     parser.add_argument("--assignments", nargs="*", default=["hw2_mlp", "hw3_conv"])
+    parser.add_argument("--burners", nargs="*", type=int, default=[0, 1, 8],
+                        help="the loads: how many busy-loop processes beside the grading")
     args = parser.parse_args()
     preload_harness()  # as a batch's pool worker: workers forked from the template
     bad, rows = 0, []
-    for loaded in (False, True):
-        with burner(loaded):
+    for burners in args.burners:
+        with burner(burners):
             for assignment in args.assignments:
                 for example, (score, slow) in expected(assignment).items():
                     seen: dict[str, list] = {}
@@ -114,7 +121,7 @@ def main() -> int:
                         for name, got in timing_tests(results).items():
                             seen.setdefault(name, []).append(got)
                     bad += args.times - ok
-                    load = "loaded" if loaded else "idle"
+                    load = f"{burners} burner{'s' * (burners != 1)}" if burners else "idle"
                     print(f"{assignment}/{example} [{load}]: {ok}/{args.times} agree with "
                           f"EXPECTED.md (score {score:g}); {min(seconds):.1f}-"
                           f"{max(seconds):.1f} s per grading", flush=True)
@@ -128,12 +135,12 @@ def main() -> int:
                         print(f"    {name:<38} want {want:<8} got {','.join(kinds):<16} ratio "
                               f"{min(ratios):6.2f}-{max(ratios):6.2f}x  repetitions "
                               f"{min(reps)}-{max(reps)}", flush=True)
-    print(f"\n{'load':<7} {'example':<32} {'test':<38} {'want':<8} {'got':<16} ratios")
+    print(f"\n{'load':<10} {'example':<32} {'test':<38} {'want':<8} {'got':<16} ratios")
     for load, example, name, want, kinds, lo, hi, _, _ in rows:
-        print(f"{load:<7} {example:<32} {name:<38} {want:<8} {','.join(kinds):<16} "
+        print(f"{load:<10} {example:<32} {name:<38} {want:<8} {','.join(kinds):<16} "
               f"{lo:.2f}-{hi:.2f}x")
     print(f"\n{'all verdicts agree with EXPECTED.md' if not bad else f'{bad} gradings disagree'}"
-          f" ({args.times} gradings per example, idle and with a CPU burner; load average "
+          f" ({args.times} gradings per example, beside {args.burners} burners; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end)")
     return 1 if bad else 0
 
