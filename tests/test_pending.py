@@ -67,7 +67,7 @@ def hw2_class(tmp_path_factory):
     return out, console.getvalue(), again.getvalue(), progress.getvalue()
 
 
-# --- pending is its own state --------------------------------------------------------------------
+# --- pending is its own state ---------------------------------------------------------------------
 
 def test_a_pending_test_is_pending_in_results_json_not_failed(hw2_class):
     out, _, _, _ = hw2_class
@@ -124,7 +124,7 @@ def test_the_student_page_says_pending_neutrally(hw2_class):
     assert "PEND [linear_cuda_speed] test_linear_cuda_speed_on_gpu  0/3" in text
 
 
-# --- a file that does not import ---------------------------------------------------------------------
+# --- a file that does not import ------------------------------------------------------------------
 
 def test_a_file_that_does_not_import_has_its_own_status(hw2_class):
     out, _, again, _ = hw2_class
@@ -149,7 +149,7 @@ def test_the_import_error_is_the_first_thing_the_student_reads(hw2_class):
     assert "Fix this first" in head and "SyntaxError" in head
 
 
-# --- one definition of each statistic, labelled, everywhere -------------------------------------------
+# --- one definition of each statistic, labelled, everywhere ---------------------------------------
 
 def statistics_line(text: str) -> str:
     lines = [line for line in text.splitlines() if line.startswith("score: mean ")]

@@ -40,7 +40,7 @@ def axe_violations(page) -> list[str]:
             + "; ".join(n["html"][:120] for n in v["nodes"][:3]) for v in found]
 
 
-def test_the_dashboard_shows_pending_import_errors_and_plain_mode(browser, with_plain):  # noqa: F811
+def test_the_dashboard_shows_pending_import_errors_and_plain(browser, with_plain):  # noqa: F811
     visit = Visit(browser, with_plain / "index.html")
     visit.quiet()
     page = visit.page
