@@ -202,7 +202,9 @@ def grade_in_container(spec, submission: Path, *, image: str | None = None,
                                      only=only, uids=[lease.uid for lease in leases], gpu=gpu)
             import docker
             try:
-                state = _run(c, opts, timeout=limits.total_timeout + GRACE)
+                # As the supervisor inside: the harness keeps the total limit itself, charged
+                # without the machine's time; this one is for a stuck container.
+                state = _run(c, opts, timeout=2 * limits.total_timeout + GRACE)
             except _connection_errors() as e:
                 raise EngineUnavailable("the Docker engine stopped answering "
                                         f"({type(e).__name__})") from None
@@ -292,7 +294,9 @@ def reap(docker_client=None) -> int:
     A live owner's containers are never touched: another batch, or another TA, is using them."""
     c = docker_client or client()
     dead = []
-    for container in c.containers.list(all=True, filters={"label": LABEL}):
+    # ignore_removed: another batch's container removed between the listing and its inspection
+    # (it finished meanwhile) is no error of ours.
+    for container in c.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
         owner = container.labels.get(OWNER_LABEL)
         if (owner and _owner_gone(owner)) or (not owner and container.status != "running"):
             dead.append(container)
@@ -302,7 +306,8 @@ def reap(docker_client=None) -> int:
 def own_containers(docker_client=None, *, owner: str | None = None) -> list:
     """The grading containers started by ``owner`` (default: this process), any state."""
     c = docker_client or client()
-    return c.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner or owner_id()}"})
+    return c.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner or owner_id()}"},
+                             ignore_removed=True)
 
 
 def kill_own(docker_client=None) -> int:
@@ -315,7 +320,7 @@ def leftover_containers(docker_client=None, *, image: str | None = None) -> list
     only, when given."""
     c = docker_client or client()
     filters = {"label": f"{OWNER_LABEL}={owner_id()}", **({"ancestor": image} if image else {})}
-    return c.containers.list(all=True, filters=filters)
+    return c.containers.list(all=True, filters=filters, ignore_removed=True)
 
 
 def image_size_mb(tag: str, docker_client=None) -> float:
