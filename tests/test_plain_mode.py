@@ -116,3 +116,11 @@ def test_check_stays_as_it_is_in_plain_mode(plain, tmp_path, capsys):
     results = api.check(folder, timing=False)
     assert results["score"] == results["max_score"] > 0
     assert "UNCONFINED" not in capsys.readouterr().err
+
+
+def test_the_demo_stays_as_it_is_in_plain_mode(plain, capsys):
+    """The bundled examples are the course's own code: graded without the flag."""
+    graded = api.demo(assignments=("hw1_graph",))
+    assert {r["submission"]: r["score"] for r in graded}["correct"] == 42
+    assert {r["provenance"]["sandbox_mode"] for r in graded} == {"plain"}
+    assert "UNCONFINED" not in capsys.readouterr().err

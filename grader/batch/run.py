@@ -287,6 +287,8 @@ def _record(out: Path, student, results: dict, spec, stamp: dict) -> dict:
     provenance (the task's, else ``stamp``: this run's) holding the student's content hash."""
     from grader.similarity.sources import keep_student_files
     origin = {**(results.get("provenance") or stamp), "submission_sha256": student.digest or None}
+    if origin.get("image_digest") is None and stamp.get("image_digest"):
+        origin["image_digest"] = stamp["image_digest"]  # the task's engine did not say; ours did
     results.update(student=student.name, key=student.key, provenance=origin,
                    submission_sha256=student.digest or None)
     try:
