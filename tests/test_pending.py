@@ -209,3 +209,20 @@ def test_a_cuda_file_that_does_not_import_is_said_first_and_costs_only_its_tests
     page = student_page(batch_records(tmp_path / "out")[0], HW2)
     banner = page.split('id="cuda-import-error"', 1)[1].split("</div>", 1)[0]
     assert "Fix this first" in banner and "SyntaxError" in banner and "linear_cuda.py" in banner
+
+
+def test_grade_on_a_terminal_says_pending_not_failed():
+    """`grader grade` prints each problem as it finishes: a problem whose only test waits for
+    a GPU is "pending a GPU run", not "1 of 1 tests failed"."""
+    from grader.results.reports import problem_line
+    from grader.results.scoring import ProblemProgress
+    events = [{"event": "expected", "errors": [], "tests": [
+                  {"id": "s", "problem": "speed", "points": 3},
+                  {"id": "v", "problem": "values", "points": 2}]},
+              {"event": "result", "id": "s", "outcome": "failed", "kind": "needs_gpu"},
+              {"event": "result", "id": "v", "outcome": "failed", "kind": "wrong_answer"}]
+    finished = ProblemProgress().feed("".join(json.dumps(e) + "\n" for e in events).encode())
+    by_problem = {f["problem"]: f for f in finished}
+    assert by_problem["speed"]["failed"] == 0 and by_problem["speed"]["pending"] == 1
+    assert problem_line(by_problem["speed"]).endswith("pending a GPU run")
+    assert problem_line(by_problem["values"]).endswith("1 of 1 tests failed")
