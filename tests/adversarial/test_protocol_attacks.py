@@ -204,25 +204,25 @@ def _fake_worker(reply_bytes: bytes):
 
 def test_huge_frame_length_is_refused_before_reading():
     """A length word over the frame cap is refused at once (nothing is allocated or awaited)."""
-    from grader.wire.bridge import _read_frame
+    from grader.wire.bridge import _WallClock, _read_frame
 
     worker, fd = _fake_worker(struct.pack("<I", protocol.MAX_FRAME_BYTES + 1))
     try:
         start = time.monotonic()
         with pytest.raises(ProtocolError):
-            _read_frame(worker, time.monotonic() + 5)
+            _read_frame(worker, _WallClock(5))
         assert time.monotonic() - start < 1
     finally:
         os.close(fd)
 
 
 def test_frame_shorter_than_its_length_word_is_eof_not_a_hang():
-    from grader.wire.bridge import _read_frame
+    from grader.wire.bridge import _WallClock, _read_frame
 
     worker, fd = _fake_worker(struct.pack("<I", 1000) + b"short")
     try:
         with pytest.raises(EOFError):
-            _read_frame(worker, time.monotonic() + 5)
+            _read_frame(worker, _WallClock(5))
     finally:
         os.close(fd)
 
@@ -235,7 +235,7 @@ _COST = textwrap.dedent("""
     import os, struct, sys, time
     from types import SimpleNamespace
     from grader.wire import protocol
-    from grader.wire.bridge import _read_frame
+    from grader.wire.bridge import _WallClock, _read_frame
 
     def peak_kb():
         with open("/proc/self/status") as f:
@@ -246,7 +246,7 @@ _COST = textwrap.dedent("""
     start = time.process_time()
     worker = SimpleNamespace(from_worker=fd, output=SimpleNamespace(fd=-1, drain=lambda: None))
     try:
-        protocol.decode_body(_read_frame(worker, time.monotonic() + 60))
+        protocol.decode_body(_read_frame(worker, _WallClock(60)))
         outcome = "decoded"
     except protocol.ProtocolError as e:
         outcome = "refused"
