@@ -197,9 +197,8 @@ def class_view(records: list[StudentRecord], spec, out) -> dict:
         "statistics": stats["label"],
         "pending": [_pending(r, out) for r in graded if r.results.get("status") == PENDING],
         "pending_points": fmt(stats["pending_points"]),
-        "import_errors": [_apart(r, out, first_line=str(r.results.get("import_error") or
-                                                        r.results.get("cuda_import_error")
-                                                        or ""))
+        "import_errors": [_apart(r, out, error=str(r.results.get("import_error")
+                                                   or r.results.get("cuda_import_error") or ""))
                           for r in graded if r.results.get("status") == "import_error"],
         "sandboxes": sorted(stats["sandboxes"].items()),
         "plain": [{"name": r.name, "href": page_path(r, out)} for r in records
@@ -284,9 +283,11 @@ def _timing(graded) -> list[dict]:
     return sorted(tests.values(), key=lambda e: e["name"])
 
 
-def _apart(record, out, first_line: str | None = None) -> dict:
-    message = str(record.results.get("output", "")) if first_line is None else \
-        (first_line.strip().splitlines() or [""])[-1]  # an import error: its last line says it
+def _apart(record, out, error: str | None = None) -> dict:
+    """A student listed apart; with ``error`` (an import error), its last line, which says
+    what failed, instead of the record's output."""
+    message = str(record.results.get("output", "")) if error is None else \
+        (error.strip().splitlines() or [""])[-1]
     return {"name": record.name, "href": page_path(record, out), "message": _cut(message),
             "status": str(record.results.get("status", "?"))}
 
