@@ -66,6 +66,7 @@ def grade(submission, *, assignment: str, out=None, solutions=None, only=None,
     The local backend as a normal user runs in plain mode, which does not confine file access:
     refused (``UnconfinedSandbox``) unless ``allow_unconfined``, which prints a warning.
     """
+    out = out if out is not None else output
     if backend not in ("local", "docker"):
         raise GraderError(f"unknown backend {backend!r} (use local or docker)")
     spec = config_mod.find_assignment(assignment, solutions=solutions)
