@@ -95,10 +95,12 @@ def check_reference(assignment: str, solutions: Path, *, attempts: int = 3) -> i
             results = grade(spec, copy)
         print(f"nn-grader: the reference of {assignment} scores {results['score']:g} / "
               f"{results['max_score']:g} in the {mode} sandbox", flush=True)
-        if results["status"] == "ok" and results["score"] == results["max_score"]:
+        # Gradescope has no GPU: the GPU-only tests' points are pending there, not lost.
+        if results["status"] in ("ok", "needs_gpu") and all(
+                t["status"] in ("passed", "pending") for t in results["tests"]):
             return 0
         for test in results["tests"]:
-            if test["status"] != "passed":
+            if test["status"] not in ("passed", "pending"):
                 print(f"  {test['name']}: {test['kind']}: {test['output'][:300]}", flush=True)
     print(f"nn-grader: the autograder is broken ({attempts} tries)\n{results['output']}",
           file=sys.stderr)
