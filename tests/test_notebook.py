@@ -31,8 +31,13 @@ def example(assignment: str, name: str) -> dict[str, str]:
 
 
 def comparable(results: dict) -> dict:
-    """results.json without what differs between two runs of the same code."""
-    return {k: v for k, v in results.items() if k not in ("submission", "execution_time")}
+    """results.json without what differs between two runs of the same code (and between a
+    notebook and its module files: the submission's name and content hash)."""
+    provenance = {k: v for k, v in results.get("provenance", {}).items()
+                  if k != "submission_sha256"}
+    return {**{k: v for k, v in results.items()
+               if k not in ("submission", "execution_time", "submission_sha256", "provenance")},
+            "provenance": provenance}
 
 
 def modules_of(path: Path, spec) -> dict[str, str]:
