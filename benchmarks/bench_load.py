@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -192,6 +193,9 @@ def main() -> int:
     parser.add_argument("--backends", nargs="*", default=["local", "docker"])
     parser.add_argument("--assignments", nargs="*", default=ASSIGNMENTS)
     args = parser.parse_args()
+    # Stopped with SIGTERM, unwind as for Ctrl-C: the loads' burners, cgroups and grading
+    # loops are removed by their context managers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     preload_harness(cuda=True)  # as a batch's pool worker grades
     wrong = 0
     for backend in args.backends:
