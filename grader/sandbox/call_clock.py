@@ -106,8 +106,12 @@ def frozen(pid: int | None) -> bool:
 class CallClock:
     """The charge of one call against ``limit`` seconds (see the module's docstring)."""
 
-    def __init__(self, limit: float, pid: int | None, uid: int | None, cgroup=None):
+    def __init__(self, limit: float, pid: int | None, uid: int | None, cgroup=None, *,
+                 namespace_init: bool = False):
+        """``namespace_init``: the worker is PID 1 of its own PID namespace (jail mode), so it
+        cannot stop itself: stopped, it was frozen from outside."""
         self.limit, self.pid, self.uid = limit, pid, uid
+        self.namespace_init = namespace_init
         self.started = time.monotonic()
         self.backstop = self.started + max(limit * BACKSTOP_FACTOR, limit + BACKSTOP_MIN_S)
         # Seconds the harness's callbacks spent waiting for a CPU (their computing is charged:
@@ -164,7 +168,20 @@ class CallClock:
         """The part of this call that was the machine's (waiting for a CPU or for memory)."""
         return self.waited() + self.stalled() if self.measured else 0.0
 
+    def verdict(self) -> str | None:
+        """None while the call may go on; else "timeout" (the student's), "frozen" or
+        "undecidable" (the machine's)."""
+        if not self.measured:
+            return "timeout" if time.monotonic() - self.started >= self.limit else None
+        if self.over_limit():
+            return "frozen" if self.namespace_init and frozen(self.pid) else "timeout"
+        if self.past_backstop():
+            return "undecidable" if self.kept_from_running() else "timeout"
+        return None
+
     def next_check(self) -> float:
         """How long to wait before the charge could reach the limit (it grows no faster than
         the wall clock)."""
+        if not self.measured:
+            return max(0.0, self.started + self.limit - time.monotonic())
         return max(0.01, min(self.limit - self.charged(), self.backstop - time.monotonic()))

@@ -19,7 +19,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from grader.sandbox.call_clock import CallClock, frozen
+from grader.sandbox.call_clock import CallClock
 from grader.wire import protocol
 from grader.wire.protocol import Callback, Handle, ProtocolError
 from grader.wire.shared import SharedMemory
@@ -109,33 +109,6 @@ class _WallClock:
         return max(0.0, self.deadline - time.monotonic())
 
 
-class _ChargedClock:
-    """A call's limit charged as ``sandbox.call_clock`` says: the worker's own time, not the
-    time it waited for a CPU; the wall clock as a backstop."""
-
-    def __init__(self, limit: float, worker):
-        self.clock = CallClock(limit, worker.worker_pid(), worker.uid, worker.cgroup)
-        self.worker = worker
-
-    def verdict(self) -> str | None:
-        clock = self.clock
-        if not clock.measured:
-            return "timeout" if time.monotonic() - clock.started >= clock.limit else None
-        if clock.over_limit():
-            # A jailed worker cannot stop itself (it is its namespace's init): stopped, it
-            # was frozen from outside.
-            if self.worker.namespace_init and frozen(clock.pid):
-                return "frozen"
-            return "timeout"
-        if clock.past_backstop():
-            return "undecidable" if clock.kept_from_running() else "timeout"
-        return None
-
-    def next_check(self) -> float:
-        return self.clock.next_check() if self.clock.measured else \
-            max(0.0, self.clock.started + self.clock.limit - time.monotonic())
-
-
 def _read_frame(worker, clock) -> bytes:
     """Read one frame body from the worker before ``clock`` runs out, or raise (TimeoutError,
     or _Undecidable). A reply already waiting is always read, however late the harness itself
@@ -186,11 +159,8 @@ def _read_frame(worker, clock) -> bytes:
 def _killed_from_outside(worker) -> bool:
     """The worker's pipe closed: did something outside its sandbox kill it? Only a jailed
     worker can tell (PID 1 of its namespace: nothing inside can SIGKILL it), and only when we
-    did not kill it ourselves and its own memory limit (a GPU worker's cgroup) was not hit."""
-    if not worker.namespace_init or worker.killed_by_us or not worker.died_of_sigkill():
-        return False
-    cgroup = worker.cgroup
-    return not (cgroup is not None and cgroup.memory_limit_hit())
+    did not kill it ourselves (the caller rules out its own memory limit first)."""
+    return worker.namespace_init and not worker.killed_by_us and worker.died_of_sigkill()
 
 
 class WorkerSession:
@@ -298,7 +268,9 @@ class WorkerSession:
         clock = None
         try:
             protocol.send_frame(worker.to_worker, body, fds)
-            clock = _ChargedClock(limit, worker)  # from the moment the request is the worker's
+            # Charged from the moment the request is the worker's (sandbox/call_clock.py).
+            clock = CallClock(limit, worker.worker_pid(), worker.uid, worker.cgroup,
+                              namespace_init=worker.namespace_init)
             while True:
                 reply = protocol.decode_body(_read_frame(worker, clock))
                 if not isinstance(reply, dict):
@@ -306,17 +278,17 @@ class WorkerSession:
                 if "callback" in reply:
                     wall, cpu = time.monotonic(), time.thread_time()
                     self._answer_callback(worker, reply)
-                    clock.clock.callbacks += max(0.0, (time.monotonic() - wall)
+                    clock.callbacks += max(0.0, (time.monotonic() - wall)
                                                  - (time.thread_time() - cpu))
                     continue
                 break
         except TimeoutError:
-            self.machine_time += clock.clock.machine_time() if clock is not None else 0.0
+            self.machine_time += clock.machine_time() if clock is not None else 0.0
             self._fail()
             raise WorkerTimeout(f"no answer within {limit:g} s "
                                 "(an infinite loop, or far too slow?)") from None
         except _Undecidable as e:
-            waited = clock.clock.waited() if clock is not None else 0.0
+            waited = clock.waited() if clock is not None else 0.0
             self._fail()
             if str(e) == "frozen":
                 raise MachineFault("the worker was frozen from outside its sandbox (not by your "
@@ -324,8 +296,8 @@ class WorkerSession:
             raise MachineFault(f"the machine was too busy to run this call: the worker waited "
                                f"{waited:.1f} s for a CPU (not your code's doing)") from None
         except (EOFError, BrokenPipeError):
-            outside = _killed_from_outside(worker)
             over_memory = worker.cgroup is not None and worker.cgroup.memory_limit_hit()
+            outside = not over_memory and _killed_from_outside(worker)
             how = self._fail()
             if over_memory:
                 raise WorkerOutOfMemory(f"your code's processes used more memory than the "
@@ -340,7 +312,7 @@ class WorkerSession:
             raise BadReply(f"the worker sent a malformed reply: {e}") from None
         finally:
             self._callbacks.clear()
-        self.machine_time += clock.clock.machine_time()
+        self.machine_time += clock.machine_time()
         if "error" in reply:
             err = reply["error"]
             if not isinstance(err, dict):
